@@ -1,0 +1,137 @@
+"""Run configuration: one flat, typed dataclass per training run, resolved from config.yaml.
+
+config.yaml is organised by what a person changes (task, model, regime); a run needs all of it at once.
+`resolve_run` merges the four sources in a fixed order: task settings, model settings, regime overrides,
+shared training and evaluation settings. Unknown keys and wrong types stop with a message naming the key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+TASKS = ("arithmetic", "capitals", "joint")
+MODELS = ("n14", "n28", "n56", "mlt")
+REGIMES = ("main", "controlled")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    # identity
+    task: str = "arithmetic"
+    model: str = "n14"
+    regime: str = "main"
+    seed: int = 1337
+    # batching (task)
+    block_size: int = 9
+    batch_size: int = 882
+    # architecture (model)
+    n_layer: int = 1
+    n_head: int = 1
+    n_embd: int = 14
+    mlp_expansion: int = 1
+    bias: bool = False
+    # regularisation and learning rate (model, then regime)
+    dropout: float = 0.0
+    weight_decay: float = 0.0
+    learning_rate: float = 1e-2
+    min_lr: float = 1e-4
+    # optimisation schedule
+    max_iters: int = 30000
+    warmup_iters: int = 2000
+    lr_decay_iters: int = 25000
+    decay_lr: bool = True
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0
+    # bookkeeping
+    eval_interval: int = 250
+    loss_interval: int = 500
+    loss_batches: int = 100
+    checkpoint_interval: int = 2500
+    compile: bool = False
+    # evaluation
+    temperature: float = 0.01
+    top_k: int = 10
+    samples_per_prompt: int = 10
+    grid: int = 91
+    arithmetic_new_tokens: int = 4
+    capitals_new_tokens: int = 20
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def config_hash(self) -> str:
+        """Short hash of every value; equal hashes mean the same experiment."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _check_type(name: str, value, expected_type):
+    if expected_type is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected_type is int and isinstance(value, bool):
+        raise ConfigError(f"config key '{name}' must be an integer, got {value!r}")
+    if not isinstance(value, expected_type):
+        raise ConfigError(
+            f"config key '{name}' must be of type {expected_type.__name__}, got {type(value).__name__} ({value!r})"
+        )
+    return value
+
+
+def run_config_from_dict(values: dict) -> RunConfig:
+    """Build a RunConfig, rejecting unknown keys and wrong types with a message naming the key."""
+    fields = {f.name: f for f in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown run config key(s): {', '.join(unknown)}; known keys: {', '.join(fields)}")
+    typed = {}
+    for name, value in values.items():
+        expected = {"int": int, "float": float, "bool": bool, "str": str}[fields[name].type]
+        typed[name] = _check_type(name, value, expected)
+    cfg = RunConfig(**typed)
+    if cfg.task not in TASKS:
+        raise ConfigError(f"unknown task '{cfg.task}'; choose one of {', '.join(TASKS)}")
+    if cfg.n_embd % cfg.n_head:
+        raise ConfigError(f"n_embd ({cfg.n_embd}) must be divisible by n_head ({cfg.n_head})")
+    if cfg.grid not in (91, 100):
+        raise ConfigError(f"evaluation grid must be 91 or 100, got {cfg.grid}")
+    return cfg
+
+
+def load_config(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    with path.open() as fh:
+        config = yaml.safe_load(fh)
+    if not isinstance(config, dict):
+        raise ConfigError(f"config file {path} does not hold a mapping of keys to values")
+    return config
+
+
+def resolve_run(config: dict, task: str, model: str, regime: str, seed: int) -> RunConfig:
+    """The complete settings of one run, from the sections of config.yaml."""
+    sections = {"task": ("task_settings", task), "model": ("model_settings", model), "regime": ("regime_settings", regime)}
+    merged: dict = {"task": task, "model": model, "regime": regime, "seed": int(seed)}
+    for kind, (section, name) in sections.items():
+        table = config.get(section, {})
+        if name not in table:
+            raise ConfigError(f"unknown {kind} '{name}'; config.yaml '{section}' defines: {', '.join(table)}")
+        merged.update(table[name] or {})
+    merged.update(config.get("training", {}))
+    merged.update(config.get("evaluation", {}))
+    return run_config_from_dict(merged)
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """A RunConfig from a JSON or YAML file holding its keys."""
+    return run_config_from_dict(load_config(path))

@@ -1,0 +1,292 @@
+"""The training loop: nanoGPT's schedule plus the paper's evaluation every 250 iterations.
+
+A run directory holds
+  metrics.csv      one row per evaluation (deterministic: byte-identical across identical runs on one machine)
+  timing.csv       wall seconds per evaluation (kept apart so metrics.csv stays byte-identical)
+  best.pt          the model at the first evaluation with the highest score
+  resume.pt        everything needed to continue: model, optimizer, every RNG, rows so far
+  provenance.json  git commit, config hash, torch version, device, wall time; written last
+Every file is replaced atomically, so a killed run leaves only complete files, and a restart continues from
+resume.pt to the same bytes an uninterrupted run would have written.
+"""
+from __future__ import annotations
+
+import json
+import math
+import platform
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__
+from .checkpoint import load_checkpoint, make_checkpoint
+from .config import RunConfig
+from .data import read_dataset, training_prompts
+from .evaluate import Vocab, sample_prompts, score, tally
+from .fsutil import atomic_torch_save, atomic_write_text
+from .model import GPT, GPTConfig
+
+METRIC_COLUMNS = (
+    "iter", "lr", "score",
+    "add_correct", "add_total", "add_terminated",
+    "sub_correct", "sub_total", "sub_terminated",
+    "heldout_correct", "heldout_total", "heldout_terminated",
+    "facts_correct", "facts_total",
+    "batch_loss", "train_loss", "val_loss",
+)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def get_lr(it: int, cfg: RunConfig) -> float:
+    """nanoGPT's schedule: 1) linear warm-up, 2) min_lr after lr_decay_iters, 3) cosine in between."""
+    if not cfg.decay_lr:
+        return cfg.learning_rate
+    if it < cfg.warmup_iters:
+        return cfg.learning_rate * (it + 1) / (cfg.warmup_iters + 1)
+    if it > cfg.lr_decay_iters:
+        return cfg.min_lr
+    ratio = (it - cfg.warmup_iters) / (cfg.lr_decay_iters - cfg.warmup_iters)
+    coeff = 0.5 * (1.0 + math.cos(math.pi * ratio))
+    return cfg.min_lr + coeff * (cfg.learning_rate - cfg.min_lr)
+
+
+def pick_device(requested: str = "auto") -> str:
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"device '{requested}' was requested but torch sees no CUDA GPU; "
+            "use device: auto or cpu (the MLT needs a GPU: see the README)"
+        )
+    if requested != "cpu" and not requested.startswith("cuda"):
+        raise ValueError(f"unknown device '{requested}'; use auto, cpu or cuda")
+    return requested
+
+
+def build_model(cfg: RunConfig, vocab_size: int) -> GPT:
+    return GPT(GPTConfig(vocab_size=vocab_size, block_size=cfg.block_size, n_layer=cfg.n_layer, n_head=cfg.n_head,
+                         n_embd=cfg.n_embd, mlp_expansion=cfg.mlp_expansion, dropout=cfg.dropout, bias=cfg.bias))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # CPU and every CUDA device
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _format_row(row: dict) -> str:
+    return ",".join("" if row.get(c) is None else repr(row[c]) if isinstance(row[c], float) else str(row[c])
+                    for c in METRIC_COLUMNS)
+
+
+def _write_rows(path: Path, rows: list[dict], columns=METRIC_COLUMNS, fmt=_format_row) -> None:
+    atomic_write_text(path, ",".join(columns) + "\n" + "".join(fmt(r) + "\n" for r in rows))
+
+
+class Trainer:
+    """One training run. Create it, then call run(); run() resumes from resume.pt when one exists."""
+
+    def __init__(self, cfg: RunConfig, data_dir: str | Path, out_dir: str | Path, device: str = "auto", log=None):
+        self.cfg = cfg
+        self.out = Path(out_dir)
+        self.device = pick_device(device)
+        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        text, meta, prompt_sets = read_dataset(data_dir)
+        if meta["task"] != cfg.task:
+            raise ValueError(f"dataset in {data_dir} is for task '{meta['task']}', but the run is for '{cfg.task}'")
+        self.vocab = Vocab(meta["vocab"])
+        self.data = torch.tensor(self.vocab.encode(text), dtype=torch.long, device=self.device)
+        self.prompts = training_prompts(prompt_sets, cfg.grid)
+        self.tag = f"{cfg.task}/{cfg.model}/{cfg.regime}/seed{cfg.seed}"
+
+        seed_everything(cfg.seed)
+        self.model = build_model(cfg, len(self.vocab.chars)).to(self.device)
+        self.optimizer = self.model.configure_optimizer(cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2),
+                                                        "cuda" if self.device.startswith("cuda") else "cpu")
+        # separate generators so that evaluation never shifts the training batches
+        self.gens = {name: torch.Generator(device=self.device) for name in ("batches", "loss", "eval")}
+        for offset, g in enumerate(self.gens.values()):
+            g.manual_seed(cfg.seed + offset)
+        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if self.device.startswith("cuda")
+                         else torch.autocast("cpu", enabled=False))
+        self.window = torch.arange(cfg.block_size + 1, device=self.device)
+        self.step_fn = torch.compile(self._loss) if cfg.compile else self._loss
+        self.iter = 0
+        self.rows: list[dict] = []
+        self.timings: list[dict] = []
+        self.best_score = -1.0
+        self.wall_before = 0.0
+
+    # ---- data ------------------------------------------------------------------------------------
+    def get_batch(self, generator: torch.Generator):
+        """batch_size windows of block_size + 1 tokens at uniform random offsets, in one indexing op."""
+        starts = torch.randint(len(self.data) - self.cfg.block_size, (self.cfg.batch_size,),
+                               generator=generator, device=self.device)
+        chunk = self.data[starts.unsqueeze(1) + self.window]  # (B, block + 1)
+        return chunk[:, :-1], chunk[:, 1:]
+
+    def _loss(self, x, y):
+        with self.autocast:
+            return self.model(x, y)[1]
+
+    @torch.no_grad()
+    def estimate_loss(self) -> tuple[float, float]:
+        """Mean loss over loss_batches batches, for "train" and "val" (the same text, as in the paper)."""
+        self.model.eval()
+        out = []
+        for _split in ("train", "val"):
+            losses = [self._loss(*self.get_batch(self.gens["loss"])) for _ in range(self.cfg.loss_batches)]
+            out.append(torch.stack(losses).float().mean().item())
+        self.model.train()
+        return out[0], out[1]
+
+    # ---- evaluation ------------------------------------------------------------------------------
+    def evaluate(self, it: int, lr: float) -> dict:
+        cfg = self.cfg
+        samples = sample_prompts(self.model, self.vocab, self.prompts, cfg.samples_per_prompt, cfg.temperature,
+                                 cfg.top_k, cfg.arithmetic_new_tokens, cfg.capitals_new_tokens, self.gens["eval"])
+        counts = tally(samples)
+        row = {c: counts.get(c, 0) for c in METRIC_COLUMNS if c.endswith(("_correct", "_total", "_terminated"))}
+        row.update(iter=it, lr=lr, score=score(counts), batch_loss=None, train_loss=None, val_loss=None)
+        if it % cfg.loss_interval == 0:
+            row["train_loss"], row["val_loss"] = self.estimate_loss()
+        return row
+
+    # ---- checkpoints -----------------------------------------------------------------------------
+    def _rng_state(self) -> dict:
+        state = {name: g.get_state() for name, g in self.gens.items()}
+        state["torch"] = torch.get_rng_state()
+        if self.device.startswith("cuda"):
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def save_resume(self, wall: float) -> None:
+        ckpt = make_checkpoint("resume", self.model, self.cfg, self.vocab.chars, iter=self.iter,
+                               score=self.best_score)
+        ckpt.update(optimizer=self.optimizer.state_dict(), rng=self._rng_state(), rows=self.rows,
+                    timings=self.timings, wall=wall)
+        atomic_torch_save(ckpt, self.out / "resume.pt")
+
+    def try_resume(self) -> bool:
+        path = self.out / "resume.pt"
+        if not path.exists():
+            return False
+        ckpt = load_checkpoint(path, expect_kind="resume", expect_config=self.cfg, expect_vocab=self.vocab.chars)
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        for name, g in self.gens.items():
+            g.set_state(ckpt["rng"][name])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        if "cuda" in ckpt["rng"] and self.device.startswith("cuda"):
+            torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.device)
+        self.iter, self.best_score = ckpt["iter"], ckpt["score"]
+        self.rows, self.timings, self.wall_before = list(ckpt["rows"]), list(ckpt["timings"]), ckpt["wall"]
+        self.log(f"[{self.tag}] resuming at iteration {self.iter} from {path}")
+        return True
+
+    # ---- the loop --------------------------------------------------------------------------------
+    def run(self, stop_after: int | None = None) -> dict:
+        """Train to max_iters (or stop before iteration stop_after, for tests); returns the best row."""
+        cfg, out = self.cfg, self.out
+        out.mkdir(parents=True, exist_ok=True)
+        self.try_resume()
+        t0 = time.perf_counter() - self.wall_before
+        self.model.train()
+        last_row = None
+        while self.iter <= cfg.max_iters:
+            it = self.iter
+            if stop_after is not None and it >= stop_after:
+                return {}
+            if it % cfg.checkpoint_interval == 0 and it > 0 and not (self.rows and self.rows[-1]["iter"] >= it):
+                self.save_resume(time.perf_counter() - t0)
+            lr = get_lr(it, cfg)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            if it % cfg.eval_interval == 0:
+                last_row = self.evaluate(it, lr)
+                if last_row["score"] > self.best_score:  # strict: ties keep the earliest evaluation
+                    self.best_score = last_row["score"]
+                    best = make_checkpoint("best", self.model, cfg, self.vocab.chars, iter=it, score=self.best_score)
+                    atomic_torch_save(best, out / "best.pt")
+            # one optimisation step (nanoGPT also steps at iteration max_iters, after its last evaluation)
+            x, y = self.get_batch(self.gens["batches"])
+            loss = self.step_fn(x, y)
+            if not self.device.startswith("cuda") or last_row is not None:
+                loss_value = loss.item()  # free on the CPU; on CUDA only at evaluation points
+                if not math.isfinite(loss_value):
+                    raise TrainingDiverged(
+                        f"[{self.tag}] loss is {loss_value} at iteration {it}; stopping. metrics.csv and best.pt "
+                        f"keep the evaluations up to iteration {self.rows[-1]['iter'] if self.rows else 'none'}; "
+                        "lower the learning rate or check the data"
+                    )
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            if last_row is not None:
+                last_row["batch_loss"] = loss_value
+                self.rows.append(last_row)
+                wall = time.perf_counter() - t0
+                self.timings.append({"iter": it, "wall_s": round(wall, 3)})
+                _write_rows(out / "metrics.csv", self.rows)
+                _write_rows(out / "timing.csv", self.timings, ("iter", "wall_s"),
+                            lambda r: f"{r['iter']},{r['wall_s']}")
+                self.log(self._progress_line(last_row, wall))
+                last_row = None
+            self.iter += 1
+        wall = time.perf_counter() - t0
+        self.save_resume(wall)
+        best = max(self.rows, key=lambda r: (r["score"], -r["iter"]))
+        self._write_provenance(wall, best)
+        return best
+
+    def _progress_line(self, row: dict, wall: float) -> str:
+        parts = [f"[{self.tag}] iter {row['iter']:>6}/{self.cfg.max_iters}", f"score {row['score']:.3f}"]
+        if row["add_total"]:
+            parts.append(f"add {row['add_correct']}/{row['add_total']} sub {row['sub_correct']}/{row['sub_total']} "
+                         f"(5,7) {row['heldout_correct']}/{row['heldout_total']}")
+        if row["facts_total"]:
+            parts.append(f"facts {row['facts_correct']}/{row['facts_total']}")
+        parts.append(f"loss {row['batch_loss']:.4f}")
+        parts.append(f"{wall:7.1f}s")
+        return "  ".join(parts)
+
+    def _write_provenance(self, wall: float, best: dict) -> None:
+        record = {
+            "run": self.tag,
+            "config": self.cfg.to_dict(),
+            "config_hash": self.cfg.config_hash(),
+            "git_commit": git_commit(),
+            "toobig_version": __version__,
+            "torch_version": torch.__version__,
+            "python_version": platform.python_version(),
+            "device": torch.cuda.get_device_name(self.device) if self.device.startswith("cuda") else f"cpu ({platform.machine()})",
+            "threads": torch.get_num_threads(),
+            "precision": "bf16 autocast" if self.device.startswith("cuda") else "float32",
+            "wall_seconds": round(wall, 1),
+            "parameters": self.model.num_params(),
+            "best_iter": best["iter"],
+            "best_score": best["score"],
+        }
+        atomic_write_text(self.out / "provenance.json", json.dumps(record, indent=1) + "\n")
+
