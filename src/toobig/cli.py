@@ -1,0 +1,111 @@
+"""Command line: `python -m toobig data|train|evaluate ...`; the pipeline's rules call these."""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import torch
+
+from .checkpoint import CheckpointError, load_checkpoint
+from .config import ConfigError, MODELS, REGIMES, TASKS, load_config, load_run_config, resolve_run, run_config_from_dict
+from .data import read_dataset, write_dataset
+from .evaluate import Vocab, sample_prompts, score, tally
+from .train import TrainingDiverged, Trainer, build_model, pick_device
+
+
+def cmd_data(args) -> None:
+    config = load_config(args.config)
+    meta = write_dataset(args.task, config["data"], args.out)
+    print(f"wrote {args.out}: {meta['lines']} lines, {meta['characters']} characters, vocabulary {meta['vocab_size']}")
+
+
+def run_config_from_args(args):
+    if args.run_config:
+        return load_run_config(args.run_config)
+    return resolve_run(load_config(args.config), args.task, args.model, args.regime, args.seed)
+
+
+def cmd_train(args) -> None:
+    cfg = run_config_from_args(args)
+    torch.set_num_threads(args.threads)
+    Trainer(cfg, args.data, args.out, device=args.device).run()
+
+
+def cmd_evaluate(args) -> None:
+    """Re-evaluate a saved checkpoint on any prompt set of a dataset; one CSV row per sample."""
+    torch.set_num_threads(args.threads)
+    text, meta, sets = read_dataset(args.data)
+    ckpt = load_checkpoint(args.checkpoint, expect_vocab=meta["vocab"])
+    if args.prompts not in sets:
+        raise ValueError(f"dataset {args.data} has no prompt set '{args.prompts}'; it has {', '.join(sets)}")
+    cfg = run_config_from_dict(ckpt["run_config"])
+    device = pick_device(args.device)
+    model = build_model(cfg, len(meta["vocab"])).to(device)
+    model.load_state_dict(ckpt["model"])
+    gen = torch.Generator(device=device).manual_seed(args.seed)
+    samples = sample_prompts(model, Vocab(meta["vocab"]), sets[args.prompts], args.samples or cfg.samples_per_prompt,
+                             args.temperature if args.temperature is not None else cfg.temperature, cfg.top_k,
+                             cfg.arithmetic_new_tokens, cfg.capitals_new_tokens, gen)
+    counts = tally(samples)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.out, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["prompt", "kind", "expected", "generated", "answer", "correct", "terminated"])
+            for s in samples:
+                writer.writerow([s.prompt.text, s.prompt.kind, s.prompt.answer, s.generated, s.judgement.answer,
+                                 int(s.judgement.correct), int(s.judgement.terminated)])
+    kinds = sorted({k.rsplit("_", 1)[0] for k in counts})
+    for kind in kinds:
+        print(f"{kind}: {counts[kind + '_correct']}/{counts[kind + '_total']} correct, "
+              f"{counts[kind + '_terminated']} terminated")
+    print(f"score {score(counts):.4f} (checkpoint iteration {ckpt.get('iter')})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="toobig", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("data", help="write a task's training text, prompt sets and meta.json")
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--config", default="config.yaml", help="the project config (default: config.yaml)")
+    p.add_argument("--out", required=True, help="output folder, e.g. results/datasets/arithmetic")
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("train", help="train one run (resumes from OUT/resume.pt when present)")
+    p.add_argument("--config", default="config.yaml", help="the project config (default: config.yaml)")
+    p.add_argument("--run-config", help="a JSON/YAML file with every run setting (instead of --config and names)")
+    p.add_argument("--task", choices=TASKS, default="arithmetic")
+    p.add_argument("--model", choices=MODELS, default="n14")
+    p.add_argument("--regime", choices=REGIMES, default="main")
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--data", required=True, help="dataset folder written by `toobig data`")
+    p.add_argument("--out", required=True, help="run folder for metrics.csv, best.pt, resume.pt")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: deterministic, one core)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="re-evaluate a saved checkpoint on a prompt set")
+    p.add_argument("--checkpoint", required=True, help="best.pt or resume.pt of a run")
+    p.add_argument("--data", required=True, help="the dataset folder the run was trained on")
+    p.add_argument("--prompts", default="grid91", help="grid91, grid100, heldout, capitals or ood")
+    p.add_argument("--samples", type=int, help="samples per prompt (default: the run's)")
+    p.add_argument("--temperature", type=float, help="sampling temperature (default: the run's)")
+    p.add_argument("--seed", type=int, default=1337, help="sampling seed")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", help="CSV with one row per sample")
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ConfigError, CheckpointError, TrainingDiverged, FileNotFoundError, ValueError, RuntimeError) as err:
+        print(f"toobig {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
