@@ -16,7 +16,9 @@ from torch.nn import functional as F
 
 from .data import Prompt
 
-ARITH_ANSWER = re.compile(r"=(-?\d+)(>?)")
+# The authors' regex (eval_utils.extract_math_answer), anchored at the prompt: the integer must follow the
+# prompt's "=" directly, so a generation like "x=3>" is not read as the answer 3.
+ARITH_ANSWER = re.compile(r"<\s*\d+\s*[+\-]\s*\d+\s*=\s*(-?\d+)(>?)")
 ARITH_KINDS = ("add", "sub", "heldout", "ood_add", "ood_sub")
 
 
@@ -45,8 +47,8 @@ class Judgement:
 
 
 def judge_arithmetic(prompt_text: str, generated: str, expected: str) -> Judgement:
-    """The integer after "=" in prompt + generation; ">" is not required but recorded."""
-    match = ARITH_ANSWER.search(prompt_text + generated)
+    """The integer right after the prompt's "=" in prompt + generation; ">" is not required but recorded."""
+    match = ARITH_ANSWER.match(prompt_text + generated)
     if match is None:
         return Judgement(None, False, False)
     return Judgement(match.group(1), int(match.group(1)) == int(expected), match.group(2) == ">")
