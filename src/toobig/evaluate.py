@@ -55,10 +55,9 @@ def judge_arithmetic(prompt_text: str, generated: str, expected: str) -> Judgeme
 
 
 def judge_capital(generated: str, expected: str) -> Judgement:
-    """The text up to the first newline, stripped, without a trailing ".", compared case-insensitively."""
-    answer = generated.split("\n", 1)[0].strip()
-    if answer.endswith("."):
-        answer = answer[:-1]
+    """The text up to the first newline, stripped, without trailing "." (the authors' rstrip('.')),
+    compared case-insensitively."""
+    answer = generated.split("\n", 1)[0].strip().rstrip(".")
     return Judgement(answer, answer.lower() == expected.lower(), "\n" in generated)
 
 
