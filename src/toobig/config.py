@@ -111,8 +111,11 @@ def load_config(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
-    with path.open() as fh:
-        config = yaml.safe_load(fh)
+    try:
+        with path.open() as fh:
+            config = yaml.safe_load(fh)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
     if not isinstance(config, dict):
         raise ConfigError(f"config file {path} does not hold a mapping of keys to values")
     return config
@@ -123,12 +126,19 @@ def resolve_run(config: dict, task: str, model: str, regime: str, seed: int) -> 
     sections = {"task": ("task_settings", task), "model": ("model_settings", model), "regime": ("regime_settings", regime)}
     merged: dict = {"task": task, "model": model, "regime": regime, "seed": int(seed)}
     for kind, (section, name) in sections.items():
-        table = config.get(section, {})
+        table = config.get(section) or {}
+        if not isinstance(table, dict):
+            raise ConfigError(f"config section '{section}' must be a mapping of names to settings")
         if name not in table:
             raise ConfigError(f"unknown {kind} '{name}'; config.yaml '{section}' defines: {', '.join(table)}")
+        if not isinstance(table[name] or {}, dict):
+            raise ConfigError(f"config '{section}.{name}' must be a mapping of keys to values")
         merged.update(table[name] or {})
-    merged.update(config.get("training", {}))
-    merged.update(config.get("evaluation", {}))
+    for section in ("training", "evaluation"):
+        values = config.get(section) or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"config section '{section}' must be a mapping of keys to values")
+        merged.update(values)
     return run_config_from_dict(merged)
 
 
