@@ -12,7 +12,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .config import ConfigError, MODELS, REGIMES, TASKS, load_config, load_run_config, resolve_run, run_config_from_dict
 from .data import read_dataset, write_dataset
 from .evaluate import Vocab, sample_prompts, score, tally
-from .train import TrainingDiverged, Trainer, build_model, pick_device
+from .train import TrainingDiverged, build_model, pick_device, train_run
 
 
 def cmd_data(args) -> None:
@@ -28,9 +28,7 @@ def run_config_from_args(args):
 
 
 def cmd_train(args) -> None:
-    cfg = run_config_from_args(args)
-    torch.set_num_threads(args.threads)
-    Trainer(cfg, args.data, args.out, device=args.device).run()
+    train_run(run_config_from_args(args).to_dict(), args.data, args.out, device=args.device, threads=args.threads)
 
 
 def cmd_evaluate(args) -> None:

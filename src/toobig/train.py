@@ -135,6 +135,7 @@ class Trainer:
         self.timings: list[dict] = []
         self.best_score = -1.0
         self.wall_before = 0.0
+        self.loss_sum = [0.0, 0]  # running (sum, count) of training batch losses between loss estimates
 
     # ---- data ------------------------------------------------------------------------------------
     def get_batch(self, generator: torch.Generator):
@@ -149,15 +150,12 @@ class Trainer:
             return self.model(x, y)[1]
 
     @torch.no_grad()
-    def estimate_loss(self) -> tuple[float, float]:
-        """Mean loss over loss_batches batches, for "train" and "val" (the same text, as in the paper)."""
+    def estimate_val_loss(self) -> float:
+        """Mean loss over loss_batches random batches in eval mode (validation text = training text)."""
         self.model.eval()
-        out = []
-        for _split in ("train", "val"):
-            losses = [self._loss(*self.get_batch(self.gens["loss"])) for _ in range(self.cfg.loss_batches)]
-            out.append(torch.stack(losses).float().mean().item())
+        losses = [self._loss(*self.get_batch(self.gens["loss"])) for _ in range(self.cfg.loss_batches)]
         self.model.train()
-        return out[0], out[1]
+        return torch.stack(losses).float().mean().item()
 
     # ---- evaluation ------------------------------------------------------------------------------
     def evaluate(self, it: int, lr: float) -> dict:
@@ -168,7 +166,12 @@ class Trainer:
         row = {c: counts.get(c, 0) for c in METRIC_COLUMNS if c.endswith(("_correct", "_total", "_terminated"))}
         row.update(iter=it, lr=lr, score=score(counts), batch_loss=None, train_loss=None, val_loss=None)
         if it % cfg.loss_interval == 0:
-            row["train_loss"], row["val_loss"] = self.estimate_loss()
+            row["val_loss"] = self.estimate_val_loss()
+            # train loss = mean of the training batches' losses since the last estimate (free, and what
+            # a training log shows); a second 100-batch estimate on the same text would only add noise
+            if self.loss_sum[1]:
+                row["train_loss"] = float(self.loss_sum[0]) / self.loss_sum[1]
+            self.loss_sum = [0.0, 0]
         return row
 
     # ---- checkpoints -----------------------------------------------------------------------------
@@ -183,7 +186,7 @@ class Trainer:
         ckpt = make_checkpoint("resume", self.model, self.cfg, self.vocab.chars, iter=self.iter,
                                score=self.best_score)
         ckpt.update(optimizer=self.optimizer.state_dict(), rng=self._rng_state(), rows=self.rows,
-                    timings=self.timings, wall=wall)
+                    timings=self.timings, wall=wall, loss_sum=[float(self.loss_sum[0]), self.loss_sum[1]])
         atomic_torch_save(ckpt, self.out / "resume.pt")
 
     def try_resume(self) -> bool:
@@ -200,6 +203,7 @@ class Trainer:
             torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.device)
         self.iter, self.best_score = ckpt["iter"], ckpt["score"]
         self.rows, self.timings, self.wall_before = list(ckpt["rows"]), list(ckpt["timings"]), ckpt["wall"]
+        self.loss_sum = list(ckpt["loss_sum"])
         self.log(f"[{self.tag}] resuming at iteration {self.iter} from {path}")
         return True
 
@@ -230,8 +234,14 @@ class Trainer:
             # one optimisation step (nanoGPT also steps at iteration max_iters, after its last evaluation)
             x, y = self.get_batch(self.gens["batches"])
             loss = self.step_fn(x, y)
+            if self.device.startswith("cuda"):
+                self.loss_sum[0] = self.loss_sum[0] + loss.detach().float()  # stays on the GPU: no sync per step
+                self.loss_sum[1] += 1
             if not self.device.startswith("cuda") or last_row is not None:
                 loss_value = loss.item()  # free on the CPU; on CUDA only at evaluation points
+                if not self.device.startswith("cuda"):
+                    self.loss_sum[0] += loss_value
+                    self.loss_sum[1] += 1
                 if not math.isfinite(loss_value):
                     raise TrainingDiverged(
                         f"[{self.tag}] loss is {loss_value} at iteration {it}; stopping. metrics.csv and best.pt "
@@ -290,3 +300,11 @@ class Trainer:
         }
         atomic_write_text(self.out / "provenance.json", json.dumps(record, indent=1) + "\n")
 
+
+
+def train_run(run: dict, data_dir, out_dir, device: str = "auto", threads: int = 1) -> dict:
+    """Train one run from a dict of run settings (what the pipeline's rule passes); returns the best row."""
+    from .config import run_config_from_dict
+
+    torch.set_num_threads(threads)
+    return Trainer(run_config_from_dict(run), data_dir, out_dir, device=device).run()

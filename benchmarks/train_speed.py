@@ -1,0 +1,161 @@
+"""Training and evaluation speed of one run, ours beside a plain nanoGPT-style reference, in one process.
+
+    python benchmarks/train_speed.py                         # n14 arithmetic on the CPU, one thread
+    python benchmarks/train_speed.py --task capitals --model n28 --iters 300
+    python benchmarks/train_speed.py --device cuda --model mlt
+
+Reference = what the authors' script does: nanoGPT's model with torch's scaled_dot_product_attention,
+foreach AdamW, a get_batch that stacks windows one by one, and one generate() call per prompt and sample.
+Ours = the project's Trainer (explicit attention on the CPU, fused AdamW, windows indexed in one op, one
+batched generate per evaluation, optionally torch.compile). Figures are medians of timed repetitions.
+The projected full-run time is 30,001 steps + 121 evaluations + 61 loss estimates.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from toobig.config import load_config, resolve_run
+from toobig.data import write_dataset
+from toobig.evaluate import Vocab, judge
+from toobig.model import GPT, GPTConfig
+from toobig.train import Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def timed(fn, repeats: int) -> float:
+    """Median seconds of fn() over repeats calls (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+class ReferenceLoop:
+    """The plain loop: nanoGPT's train.py step and its per-prompt sampling, on our model class."""
+
+    def __init__(self, trainer: Trainer):
+        self.t = trainer
+        cfg = trainer.cfg
+        gcfg = dataclasses.replace(trainer.model.config, attention="sdpa")
+        torch.manual_seed(cfg.seed)
+        self.model = GPT(gcfg).to(trainer.device)
+        params = [p for p in self.model.parameters()]
+        self.opt = torch.optim.AdamW(
+            [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
+            lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2), foreach=True)
+        self.data = trainer.data
+
+    def get_batch(self):
+        cfg = self.t.cfg
+        ix = torch.randint(len(self.data) - cfg.block_size, (cfg.batch_size,))
+        x = torch.stack([self.data[i:i + cfg.block_size] for i in ix])
+        y = torch.stack([self.data[i + 1:i + 1 + cfg.block_size] for i in ix])
+        return x, y
+
+    def step(self):
+        x, y = self.get_batch()
+        with self.t.autocast:
+            _, loss = self.model(x, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.t.cfg.grad_clip)
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        loss.item()
+
+    @torch.no_grad()
+    def generate_one(self, ids, new_tokens):
+        cfg = self.t.cfg
+        idx = torch.tensor([ids], device=self.t.device)
+        for _ in range(new_tokens):
+            logits, _ = self.model(idx[:, -cfg.block_size:])
+            logits = logits[:, -1, :] / cfg.temperature
+            v, _ = torch.topk(logits, min(cfg.top_k, logits.size(-1)))
+            logits[logits < v[:, [-1]]] = -float("inf")
+            nxt = torch.multinomial(torch.softmax(logits, dim=-1), 1)
+            idx = torch.cat((idx, nxt), dim=1)
+        return idx[0, len(ids):].tolist()
+
+    def evaluate(self):
+        cfg, vocab = self.t.cfg, self.t.vocab
+        self.model.eval()
+        for p in self.t.prompts:
+            new = cfg.arithmetic_new_tokens if p.kind != "facts" else cfg.capitals_new_tokens
+            for _ in range(cfg.samples_per_prompt):
+                judge(p, vocab.decode(self.generate_one(vocab.encode(p.text), new)))
+        self.model.train()
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--task", default="arithmetic")
+    ap.add_argument("--model", default="n14")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--iters", type=int, default=200, help="timed training steps per variant")
+    ap.add_argument("--evals", type=int, default=3, help="timed evaluations per variant")
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    config = load_config(ROOT / "config.yaml")
+    data_dir = Path(tempfile.mkdtemp()) / args.task
+    write_dataset(args.task, config["data"], data_dir)
+    base = resolve_run(config, args.task, args.model, "main", 1337)
+    variants = {"ours (eager)": dataclasses.replace(base, compile=False)}
+    if not args.no_compile:
+        variants["ours (torch.compile)"] = dataclasses.replace(base, compile=True)
+
+    rows = []
+    for name, cfg in variants.items():
+        tr = Trainer(cfg, data_dir, Path(tempfile.mkdtemp()), args.device, log=lambda m: None)
+
+        def step(tr=tr):
+            x, y = tr.get_batch(tr.gens["batches"])
+            loss = tr.step_fn(x, y)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(tr.model.parameters(), tr.cfg.grad_clip)
+            tr.optimizer.step()
+            tr.optimizer.zero_grad(set_to_none=True)
+            loss.item()
+
+        t0 = time.perf_counter()
+        step(), tr.evaluate(0, 0.0)  # compile (if any) happens here
+        warm = time.perf_counter() - t0
+        step_s = timed(lambda: [step() for _ in range(args.iters)], 3) / args.iters
+        eval_s = timed(lambda: tr.evaluate(250, 0.0), args.evals)
+        loss_s = timed(tr.estimate_val_loss, 1)
+        rows.append((name, step_s, eval_s, loss_s, warm))
+        if name == "ours (eager)":
+            ref = ReferenceLoop(tr)
+            ref_step = timed(lambda: [ref.step() for _ in range(args.iters)], 3) / args.iters
+            ref_eval = timed(ref.evaluate, 1)
+            rows.insert(0, ("reference (plain loop)", ref_step, ref_eval, loss_s * 2, 0.0))
+
+    steps, evals, losses = base.max_iters + 1, base.max_iters // base.eval_interval + 1, base.max_iters // base.loss_interval + 1
+    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu, {args.threads} thread(s)"
+    print(f"{args.task} {args.model} on {device}, torch {torch.__version__}")
+    print(f"{'variant':26s} {'ms/iter':>8s} {'s/eval':>7s} {'s/loss-est':>10s} {'start-up s':>10s} {'full run min':>12s} {'speed-up':>8s}")
+    ref_total = None
+    for name, step_s, eval_s, loss_s, warm in rows:
+        total = steps * step_s + evals * eval_s + losses * loss_s + warm
+        ref_total = ref_total or total
+        print(f"{name:26s} {step_s * 1e3:8.2f} {eval_s:7.3f} {loss_s:10.3f} {warm:10.1f} {total / 60:12.1f} {ref_total / total:7.1f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+# Helpers shared by every stage: config validation, which runs exist, where their files live.
+import hashlib
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from toobig.config import ConfigError, resolve_run
+
+
+def validate_config(config):
+    """Validate config.yaml against the schema; on error print the one line that names the key."""
+    try:
+        validate(config, "../schemas/config.schema.yaml")
+    except WorkflowError as err:
+        detail = str(err).splitlines()
+        reason = next((line for line in detail if "Failed validating" in line or "is not" in line
+                       or "Additional properties" in line or "was unexpected" in line), detail[0])
+        path = next((line for line in detail if line.strip().startswith("On instance")), "")
+        sys.exit(f"config.yaml is invalid: {reason.strip()} {path.strip()}\n"
+                 "Fix the key named above (the schema is workflow/schemas/config.schema.yaml).")
+
+
+validate_config(config)
+
+RESULTS = config["results_dir"]
+
+
+def gpu_present():
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def mlt_planned():
+    """MLT runs are planned when a GPU is here, when the config says always, or when forced onto the CPU."""
+    if config["run_mlt"] == "never":
+        return False
+    if config["run_mlt"] == "always" or config["mlt_device"] == "cpu":
+        return True
+    return gpu_present()
+
+
+def all_runs():
+    """Every configured run of the paper, planned here or not: one dict per run."""
+    return [
+        dict(regime=regime, task=task, model=model, seed=seed)
+        for regime in config["regimes"]
+        for task in config["tasks"]
+        for model in config["models"]
+        for seed in config["seeds"]
+    ]
+
+
+def planned_runs(**only):
+    """The runs this machine will train, optionally filtered, e.g. planned_runs(regime="main", task="capitals")."""
+    return [
+        run
+        for run in all_runs()
+        if (run["model"] != "mlt" or mlt_planned()) and all(run[k] == v for k, v in only.items())
+    ]
+
+
+def run_dir(regime, task, model, seed):
+    return f"{RESULTS}/runs/{regime}/{task}/{model}/seed{seed}"
+
+
+def run_files(runs, name="metrics.csv"):
+    return [f"{run_dir(**run)}/{name}" for run in runs]
+
+
+def dataset_dir(task):
+    return f"{RESULTS}/datasets/{task}"
+
+
+# Training code a run depends on: its hash is a param of train_model, so editing the model, trainer or
+# evaluator re-runs training, while editing tables, figures or the report does not.
+TRAINING_SOURCES = ["config.py", "data.py", "model.py", "evaluate.py", "train.py", "checkpoint.py"]
+
+
+def training_code_version():
+    src = Path(workflow.basedir) / "src" / "toobig"
+    digest = hashlib.sha256()
+    for name in TRAINING_SOURCES:
+        digest.update((src / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def get_run_config(wildcards):
+    """The complete settings of one run (a rule param, so Snakemake re-runs it when any value changes)."""
+    try:
+        cfg = resolve_run(config, wildcards.task, wildcards.model, wildcards.regime, int(wildcards.seed))
+    except ConfigError as err:
+        raise WorkflowError(f"config.yaml: {err}")
+    return cfg.to_dict()
+
+
+def is_gpu_run(wildcards):
+    device = config["mlt_device"] if wildcards.model == "mlt" else config["nmodel_device"]
+    return device == "cuda"
+
+
+def get_run_device(wildcards):
+    return "cuda" if is_gpu_run(wildcards) else "cpu"
+
+
+def get_run_gpus(wildcards):
+    return 1 if is_gpu_run(wildcards) else 0
+
+
+def get_final_outputs():
+    targets = report_targets()
+    for extra in ("blog_targets", "experiment_targets"):
+        if extra in globals():
+            targets += globals()[extra]()
+    return targets

@@ -1,0 +1,30 @@
+# Stage 2: one training run per (regime, task, model, seed). GPU runs declare resources: gpu=1, so
+# `--resources gpu=1` never places two of them on one GPU while CPU runs fill the other cores.
+
+
+rule train_model:
+    input:
+        text=rules.make_dataset.output.text,
+        prompts=rules.make_dataset.output.prompts,
+        meta=rules.make_dataset.output.meta,
+    output:
+        metrics=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/metrics.csv",
+        timing=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/timing.csv",
+        best=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/best.pt",
+        provenance=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/provenance.json",
+    params:
+        run=get_run_config,
+        device=get_run_device,
+        code_version=training_code_version(),
+    log:
+        f"{RESULTS}/logs/train_model/{{regime}}/{{task}}/{{model}}/seed{{seed}}.log",
+    wildcard_constraints:
+        regime="main|controlled",
+        task="arithmetic|capitals|joint",
+        model="n14|n28|n56|mlt",
+        seed=r"\d+",
+    threads: config["threads_per_job"]
+    resources:
+        gpu=get_run_gpus,
+    script:
+        "../scripts/train_model.py"
