@@ -1,6 +1,7 @@
 """Atomic file writes: a kill mid-write never leaves a truncated file that looks complete."""
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -24,4 +25,9 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def atomic_torch_save(obj, path: str | Path) -> None:
-    _replace_atomically(Path(path), lambda tmp: torch.save(obj, tmp))
+    # torch.save names the records inside its zip after the file it writes to; the temp file's name carries the
+    # process id, so saving to it directly made identical checkpoints differ byte for byte between processes
+    # (a resumed run's best.pt differed from an uninterrupted run's). Through a buffer the name is always "archive".
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    _replace_atomically(Path(path), lambda tmp: tmp.write_bytes(buffer.getbuffer()))
