@@ -1,0 +1,251 @@
+"""The paper's claims (paper/claims.yaml) checked against our measured runs.
+
+Each claim is a list of checks; each check names a predicate below and its arguments. A check over several
+models passes only if it holds for every model that was run; models not run are listed, never guessed.
+Verdicts: "reproduced" (every check that could run holds), "not reproduced" (some check fails),
+"not run" (no check could run). The evidence column holds the numbers behind each verdict.
+"""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import paper, runs
+
+OPS = {"==": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+PASS, FAIL, NOT_RUN = "pass", "fail", "not run"
+REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
+OOD_METRICS = {"ood_addition": "ood_add", "ood_subtraction": "ood_sub"}
+
+
+def ood_path(results_dir: str | Path, regime: str, model: str, seed: int) -> Path:
+    """Where the out-of-domain evaluation of a run's best checkpoint is written (see ood.py)."""
+    return Path(results_dir) / "ood" / regime / "arithmetic" / model / f"seed{seed}" / "ood.csv"
+
+
+class Measured:
+    """Our results, loaded on first use: runs by (regime, task, model, seed), OOD results, the extended run."""
+
+    def __init__(self, config: dict, results_dir: str | Path, extended_dir: str | Path | None = None):
+        self.config, self.results_dir = config, Path(results_dir)
+        self.seeds = list(config.get("seeds", [1337]))
+        self.max_iters = config.get("training", {}).get("max_iters")
+        self.extended_dir = Path(extended_dir) if extended_dir else runs.run_path(
+            results_dir, "extended", "arithmetic", "mlt", self.seeds[0])
+        self._runs: dict = {}
+
+    def run(self, regime: str, task: str, model: str, seed: int) -> runs.RunResult:
+        key = (regime, task, model, seed)
+        if key not in self._runs:
+            self._runs[key] = runs.load_run(self.results_dir, regime, task, model, seed, self.max_iters)
+        return self._runs[key]
+
+    def ood(self, regime: str, model: str, seed: int) -> dict | None:
+        path = ood_path(self.results_dir, regime, model, seed)
+        return pd.read_csv(path).iloc[0].to_dict() if path.exists() else None
+
+    def extended(self) -> runs.RunResult:
+        d = self.extended_dir
+        if not (d / "metrics.csv").exists():
+            return runs.RunResult("extended", "arithmetic", "mlt", 0, d, "absent", runs.NEEDS_GPU)
+        metrics = runs.read_metrics(d / "metrics.csv")
+        return runs.RunResult("extended", "arithmetic", "mlt", 0, d, "complete", "", metrics)
+
+
+@dataclass
+class CheckResult:
+    status: str
+    evidence: list[str] = field(default_factory=list)  # "n14: 40/40", one per model measured
+    not_run: list[str] = field(default_factory=list)  # "MLT (not run here (needs a GPU))"
+
+
+def _fmt(metric: str, value: float) -> str:
+    if metric.startswith("heldout"):
+        return f"{value:g}/40"
+    if "loss" in metric:
+        return f"{value:.4f}"
+    return f"{value:.2f}%"
+
+
+def _combine(parts: list[tuple[str, bool | None, str]]) -> CheckResult:
+    """parts: (model label, holds? or None when not run, evidence or reason)."""
+    result = CheckResult(NOT_RUN)
+    for label, holds, text in parts:
+        if holds is None:
+            result.not_run.append(f"{label} ({text})")
+        else:
+            result.evidence.append(f"{label}: {text}{'' if holds else ' ✗'}")
+    ran = [holds for _, holds, _ in parts if holds is not None]
+    if ran:
+        result.status = PASS if all(ran) else FAIL
+    return result
+
+
+def _run_value(run: runs.RunResult, metric: str, stat: str = "best", iters=None) -> float:
+    """A metric of a run: at its best evaluation, or the max/min/mean over evaluations in [lo, hi)."""
+    if stat == "best":
+        row = run.best()
+        return runs.counts(row, metric)[0] if metric == "heldout" else runs.percent(row, metric)
+    df = run.metrics
+    if iters is not None:
+        lo, hi = iters
+        df = df[(df["iter"] >= lo) & ((df["iter"] < hi) if hi is not None else True)]
+    if df.empty:
+        return float("nan")  # no evaluation in the window: the caller reports it as not run
+    series = runs.counts(df, metric)[0] if metric == "heldout" else runs.percent(df, metric)
+    return float(getattr(series, stat)())
+
+
+def _per_model(measured: Measured, regime: str, task: str, models: list[str], evaluate) -> CheckResult:
+    """evaluate(run) -> (holds, text) for every configured seed of each model; absent runs are not run."""
+    parts = []
+    for model in models:
+        for seed in measured.seeds:
+            run = measured.run(regime, task, model, seed)
+            label = runs.DISPLAY[model] + (f"/seed{seed}" if len(measured.seeds) > 1 else "")
+            if run.status != "complete":
+                parts.append((label, None, run.note))
+            else:
+                parts.append((label, *evaluate(run)))
+    return _combine(parts)
+
+
+# ---- predicates: each returns a CheckResult ----------------------------------------------------------
+def best(measured, regime, task, models, metric, op, value):
+    def evaluate(run):
+        v = _run_value(run, metric)
+        return OPS[op](v, value), f"{_fmt(metric, v)} (best evaluation, iter {int(run.best()['iter'])}; needs {op} {_fmt(metric, value)})"
+    return _per_model(measured, regime, task, models, evaluate)
+
+
+def over_training(measured, regime, task, models, metric, stat, op, value, iters=None):
+    window = "" if iters is None else f" over iterations [{iters[0]}, {iters[1] if iters[1] is not None else 'end'})"
+    def evaluate(run):
+        v = _run_value(run, metric, stat, iters)
+        if v != v:  # NaN: the run has no evaluation in the window (a shortened run, or iters beyond max_iters)
+            return None, f"no evaluation{window}"
+        return OPS[op](v, value), f"{stat} {_fmt(metric, v)}{window} (needs {op} {_fmt(metric, value)})"
+    return _per_model(measured, regime, task, models, evaluate)
+
+
+CONDITIONS = {"add_and_sub_perfect": lambda m: (m["add_total"] > 0) & (m["add_correct"] == m["add_total"])
+              & (m["sub_correct"] == m["sub_total"])}
+
+
+def count_evaluations(measured, regime, task, models, condition, op, value):
+    def evaluate(run):
+        hits = run.metrics[CONDITIONS[condition](run.metrics)]
+        first = f", first at iter {int(hits['iter'].iloc[0])}" if len(hits) else ""
+        return OPS[op](len(hits), value), f"{len(hits)} of {len(run.metrics)} evaluations {condition}{first} (needs {op} {value})"
+    return _per_model(measured, regime, task, models, evaluate)
+
+
+def compare_best(measured, left, op, right):
+    parts = []
+    for seed in measured.seeds:
+        sides = [measured.run(s["regime"], s["task"], s["model"], seed) for s in (left, right)]
+        label = " vs ".join(f"{runs.DISPLAY[s['model']]} {s['task']} {s['metric']}" for s in (left, right))
+        missing = [r for r in sides if r.status != "complete"]
+        if missing:
+            parts.append((label, None, "; ".join(f"{r.label}: {r.note}" for r in missing)))
+            continue
+        lv, rv = (_run_value(r, s["metric"]) for r, s in zip(sides, (left, right)))
+        parts.append((label, OPS[op](lv, rv), f"{_fmt(left['metric'], lv)} {op} {_fmt(right['metric'], rv)}?"))
+    return _combine(parts)
+
+
+def compare_over_training(measured, regime, task, models, stat, left, op, right):
+    def evaluate(run):
+        lv, rv = _run_value(run, left, stat), _run_value(run, right, stat)
+        return OPS[op](lv, rv), f"{stat} {left} {_fmt(left, lv)} {op} {stat} {right} {_fmt(right, rv)}?"
+    return _per_model(measured, regime, task, models, evaluate)
+
+
+def ood(measured, regime, model, metric, op, value=None, than=None):
+    parts = []
+    for seed in measured.seeds:
+        label = f"{runs.DISPLAY[model]} out of domain"
+        result = measured.ood(regime, model, seed)
+        if result is None:
+            run = measured.run(regime, "arithmetic", model, seed)
+            parts.append((label, None, "no out-of-domain evaluation yet" if run.present else run.note))
+            continue
+
+        def pct(name):
+            kind = OOD_METRICS[name]
+            return 100.0 * result[f"{kind}_correct"] / result[f"{kind}_total"]
+
+        v = pct(metric)
+        target = pct(than) if than else value
+        target_text = f"{than} {_fmt(than, target)}" if than else _fmt(metric, target)
+        parts.append((label, OPS[op](v, target), f"{metric} {_fmt(metric, v)} (needs {op} {target_text})"))
+    return _combine(parts)
+
+
+def extended(measured, metric, op, value):
+    run = measured.extended()
+    if not run.present:
+        return _combine([("MLT extended", None, run.note)])
+    m = run.metrics
+    values = {"heldout_max": m["heldout_correct"].max(), "addition_final": runs.percent(m.iloc[-1], "addition"),
+              "subtraction_final": runs.percent(m.iloc[-1], "subtraction"), "val_loss_min": m["val_loss"].min()}
+    v = float(values[metric])
+    return _combine([("MLT extended", OPS[op](v, value), f"{metric} {_fmt(metric, v)} (needs {op} {_fmt(metric, value)})")])
+
+
+def untested(measured, reason):
+    return _combine([("claim", None, reason)])
+
+
+PREDICATES = {f.__name__: f for f in (best, over_training, count_evaluations, compare_best, compare_over_training,
+                                      ood, extended, untested)}
+
+
+def check(measured: Measured, spec: dict) -> CheckResult:
+    args = dict(spec)
+    name = args.pop("predicate", None)
+    if name not in PREDICATES:
+        raise ValueError(f"claims.yaml: unknown predicate {name!r} in {spec}; known: {', '.join(PREDICATES)}")
+    if "op" in args and args["op"] not in OPS:
+        raise ValueError(f"claims.yaml: unknown op {args['op']!r} in {spec}; use one of {', '.join(OPS)}")
+    try:
+        return PREDICATES[name](measured, **args)
+    except TypeError as err:
+        raise ValueError(f"claims.yaml: wrong arguments for predicate {name!r} in {spec}: {err}") from None
+
+
+def verdict(results: list[CheckResult]) -> str:
+    if any(r.status == FAIL for r in results):
+        return NOT_REPRODUCED
+    if all(r.status == NOT_RUN for r in results):
+        return NOT_RUN
+    return REPRODUCED
+
+
+def evaluate_claims(claims: list[dict], measured: Measured) -> pd.DataFrame:
+    rows = []
+    for claim in claims:
+        results = [check(measured, spec) for spec in claim["checks"]]
+        not_run = sorted({item for r in results for item in r.not_run})
+        rows.append({
+            "id": claim["id"], "section": claim["section"], "source": claim.get("source", ""),
+            "verdict": verdict(results),
+            "checks_passed": sum(r.status == PASS for r in results),
+            "checks_failed": sum(r.status == FAIL for r in results),
+            "checks_not_run": sum(r.status == NOT_RUN for r in results),
+            "evidence": " | ".join("; ".join(r.evidence) for r in results if r.evidence),
+            "not_run": "; ".join(not_run),
+            "quote": claim["quote"], "note": claim.get("note", ""),
+        })
+    return pd.DataFrame(rows)
+
+
+def write_claims(config: dict, results_dir: str | Path, paper_dir: str | Path, out: str | Path,
+                 extended_dir: str | Path | None = None) -> pd.DataFrame:
+    df = evaluate_claims(paper.claims(paper_dir), Measured(config, results_dir, extended_dir))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False, lineterminator="\n")
+    return df

@@ -1,0 +1,171 @@
+"""Figures 1-7: accuracy (and, beyond the paper, loss) against iterations, ours over the authors' faint curves.
+
+Figures 1-6 have one column per model: the top row is the paper's figure (addition, subtraction, facts where
+trained, the held-out (5,7) count as a percentage, red dots where addition and subtraction are both 100%),
+the bottom row the train and validation loss. Figure 7 is the extended MLT run on a log iteration axis.
+Every series keeps one colour in every figure (SERIES); the authors' curves use the same colour, faint.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: figures are files, never windows
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+
+from . import paper, runs  # noqa: E402
+
+SERIES = {  # metric -> (label, colour, line style); the same in every figure
+    "addition": ("addition", "#1f77b4", "-"),
+    "subtraction": ("subtraction", "#ff7f0e", "-"),
+    "facts": ("facts (capitals)", "#2ca02c", "-"),
+    "heldout": ("held-out (5,7), % of 40", "#9467bd", "--"),
+    "train_loss": ("train loss", "#8c564b", "--"),
+    "val_loss": ("validation loss", "#17becf", "-"),
+}
+RED_DOT = "#d62728"
+AUTHORS_ALPHA = 0.3
+TASK_SERIES = {"arithmetic": ("addition", "subtraction", "heldout"), "capitals": ("facts",),
+               "joint": ("addition", "subtraction", "facts", "heldout")}
+plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "figure.dpi": 100, "savefig.dpi": 150,
+                     "pdf.compression": 9, "svg.hashsalt": "toobig"})
+
+
+def _accuracy_panel(ax, run: runs.RunResult, authors, task: str) -> None:
+    """One model's accuracy curves: the authors' faint, ours solid, red dots where add and sub are 100%."""
+    for metric in TASK_SERIES[task]:
+        label, colour, style = SERIES[metric]
+        if authors is not None and metric != "heldout":  # the authors recorded no held-out column
+            ax.plot(authors["iter"], runs.percent(authors, metric), color=colour, ls=style, lw=1.0,
+                    alpha=AUTHORS_ALPHA)
+        if run.present:
+            ax.plot(run.metrics["iter"], runs.percent(run.metrics, metric), color=colour, ls=style,
+                    lw=1.1 if metric == "heldout" else 1.4)
+    if run.present and task in ("arithmetic", "joint"):
+        m = run.metrics
+        both = m[(m["add_correct"] == m["add_total"]) & (m["sub_correct"] == m["sub_total"]) & (m["add_total"] > 0)]
+        ax.plot(both["iter"], [100.0] * len(both), "o", color=RED_DOT, ms=4, zorder=5)
+    ax.set_ylim(-3, 105)
+    ax.set_xlim(0, None)
+    ax.grid(alpha=0.3)
+
+
+def _loss_panel(ax, run: runs.RunResult, authors) -> None:
+    for metric in ("val_loss", "train_loss"):  # train on top: on this data the two curves nearly coincide
+        label, colour, style = SERIES[metric]
+        if authors is not None:
+            a = authors.dropna(subset=[metric])
+            ax.plot(a["iter"], a[metric], color=colour, ls=style, lw=1.0, alpha=AUTHORS_ALPHA)
+        if run.present:
+            m = run.metrics.dropna(subset=[metric])
+            ax.plot(m["iter"], m[metric], color=colour, ls=style, lw=1.4)
+    ax.set_ylim(0, None)
+    ax.set_xlim(0, None)
+    ax.grid(alpha=0.3)
+
+
+def _not_run_text(ax, text: str, x: float = 0.5, y: float = 0.5) -> None:
+    ax.text(x, y, text, transform=ax.transAxes, ha="center", va="center", fontsize=10, color="#444444",
+            bbox=dict(boxstyle="round", fc="white", ec="#999999", alpha=0.9), wrap=True)
+
+
+def _legend_handles(metrics) -> list:
+    handles = [Line2D([], [], color=SERIES[m][1], ls=SERIES[m][2], lw=1.6, label=SERIES[m][0]) for m in metrics]
+    return handles
+
+
+def _panel_title(run: runs.RunResult, params: int, several_seeds: bool) -> str:
+    title = f"{runs.DISPLAY[run.model]}  ({params:,} parameters)"
+    return f"{title}, seed {run.seed}" if several_seeds else title
+
+
+def accuracy_figure(number: int, config: dict, results_dir: str | Path, paper_dir: str | Path):
+    """Figure 1-6 as a matplotlib Figure: accuracy on top, loss below, one column per model."""
+    regime, task = runs.FIGURE_RUNS[number]
+    run_list = runs.load_runs(config, results_dir, regime, task)
+    fig, axes = plt.subplots(2, len(run_list), figsize=(4.1 * len(run_list), 7.2), sharex=True, squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 2]})
+    for col, run in enumerate(run_list):
+        authors = paper.authors_curve(paper_dir, regime, task, run.model)
+        top, bottom = axes[0, col], axes[1, col]
+        _accuracy_panel(top, run, authors, task)
+        _loss_panel(bottom, run, authors)
+        top.set_title(_panel_title(run, runs.parameter_count(run, config)[0], len(config.get("seeds", [])) > 1))
+        if not run.present:
+            _not_run_text(top, f"ours: {run.note}\n(authors' run drawn faintly)")
+        elif run.status != "complete":
+            top.text(0.98, 0.03, run.note, transform=top.transAxes, ha="right", va="bottom", fontsize=8,
+                     color="#aa0000")
+        bottom.set_xlabel("iteration")
+    axes[0, 0].set_ylabel("accuracy (%)")
+    axes[1, 0].set_ylabel("cross-entropy loss (nats/char)")
+    handles = _legend_handles(TASK_SERIES[task])
+    if task != "capitals":
+        handles.append(Line2D([], [], color=RED_DOT, marker="o", ls="", label="addition and subtraction both 100%"))
+    handles += _legend_handles(("train_loss", "val_loss"))
+    handles.append(Line2D([], [], color="#555555", alpha=AUTHORS_ALPHA + 0.1, lw=1.6,
+                          label="faint: the authors' run (same colours)"))
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    regime_text = "controlled regularization" if regime == "controlled" else "main regime"
+    fig.suptitle(f"Figure {number}: {task} task, {regime_text} (top: accuracy as in the paper; "
+                 f"bottom: loss, beyond the paper)", fontsize=12)
+    fig.tight_layout(rect=(0, 0.08, 1, 0.96))
+    return fig
+
+
+def extended_figure(config: dict, extended_dir: str | Path, paper_dir: str | Path):
+    """Figure 7: the 1.5M-iteration arithmetic MLT run, log iteration axis; says plainly when ours is absent."""
+    path = Path(extended_dir)
+    run = runs.RunResult("extended", "arithmetic", "mlt", 0, path, "absent", runs.NEEDS_GPU)
+    if (path / "metrics.csv").exists():
+        run = runs.load_run(path.parents[3], "extended", "arithmetic", "mlt", int(path.name.removeprefix("seed")))
+    authors = paper.authors_curve(paper_dir, "extended", "arithmetic", "mlt")
+    quoted = paper.text_values(paper_dir)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    _accuracy_panel(left, run, authors, "arithmetic")
+    _loss_panel(right, run, authors)
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.set_xlim(250, 1.6e6)  # iteration 0 cannot sit on a log axis; the first evaluation after it is 250
+        ax.set_xlabel("iteration (log scale)")
+    right.axhline(quoted["extended_lowest_val_ce"]["value"], color="#555555", lw=0.8, ls=":")
+    right.text(300, quoted["extended_lowest_val_ce"]["value"] * 1.06,
+               f"paper: lowest validation CE {quoted['extended_lowest_val_ce']['printed']}", fontsize=8, color="#333333")
+    left.set_ylabel("accuracy (%)")
+    right.set_ylabel("cross-entropy loss (nats/char)")
+    left.set_title("accuracy")
+    right.set_title("loss")
+    if not run.present:
+        _not_run_text(left, f"our extended run: {runs.NEEDS_GPU}\n(faint: the authors' run; they\n"
+                            "recorded no held-out column)", x=0.66, y=0.42)
+    handles = _legend_handles(("addition", "subtraction", "heldout", "train_loss", "val_loss"))
+    handles.append(Line2D([], [], color="#555555", alpha=AUTHORS_ALPHA + 0.1, lw=1.6,
+                          label="faint: the authors' run (same colours)"))
+    fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
+    fig.suptitle("Figure 7: extended training of the arithmetic MLT (1.5M iterations)", fontsize=12)
+    fig.tight_layout(rect=(0, 0.13, 1, 0.95))
+    return fig
+
+
+def save(fig, png: str | Path, pdf: str | Path | None = None) -> None:
+    Path(png).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, metadata={"Software": None})
+    if pdf is not None:
+        fig.savefig(pdf, metadata={"CreationDate": None, "Creator": None, "Producer": None})
+    plt.close(fig)
+
+
+def write_figure(number: int, config: dict, results_dir: str | Path, paper_dir: str | Path, png: str | Path,
+                 pdf: str | Path | None = None, extended_dir: str | Path | None = None) -> None:
+    if number == 7:
+        if extended_dir is None:
+            extended_dir = runs.run_path(results_dir, "extended", "arithmetic", "mlt", config.get("seeds", [1337])[0])
+        fig = extended_figure(config, extended_dir, paper_dir)
+    elif number in runs.FIGURE_RUNS:
+        fig = accuracy_figure(number, config, results_dir, paper_dir)
+    else:
+        raise ValueError(f"the paper has Figures 1-7, not Figure {number}")
+    save(fig, png, pdf)

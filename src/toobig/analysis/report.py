@@ -1,0 +1,147 @@
+"""One self-contained HTML page: verdicts, Tables 1-7, Figures 1-7, what was not run, protocol, provenance.
+
+The page reads only generated files (tables, claims, figures) plus config.yaml and each run's
+provenance.json; images are embedded as base64, so the single file opens from disk with no network.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import math
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from . import paper, runs
+
+METRIC_HEADERS = {"addition": "Addition", "subtraction": "Subtraction", "facts": "Facts", "combined": "Combined",
+                  "heldout": "(5,7)*"}
+VERDICT_ORDER = ("reproduced", "not reproduced", "not run")
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def _percent(value) -> str:
+    return "" if _missing(value) else f"{value:.1f}%"
+
+
+def _signed(value, suffix: str = "") -> str:
+    return "" if _missing(value) else f"{value:+.1f}{suffix}".replace("-", "−")
+
+
+def results_table_view(df: pd.DataFrame) -> dict:
+    """Tables 2-7 formatted like the paper: per metric, ours, the paper's printed value, the difference."""
+    task = df["task"].iloc[0]
+    metrics = runs.TASK_METRICS[task]
+    rows = []
+    for r in df.to_dict("records"):
+        cells = []
+        for m in metrics:
+            if m == "heldout":
+                ours = "" if _missing(r["heldout_correct"]) else r["heldout"]
+                diff = "" if _missing(r["heldout_diff"]) else f"{int(r['heldout_diff']):+d}".replace("-", "−")
+                cells.append({"ours": ours, "paper": r["paper_heldout_printed"], "diff": diff, "match": None})
+            else:
+                cells.append({"ours": _percent(r[m]), "paper": r[f"paper_{m}_printed"],
+                              "diff": _signed(r[f"{m}_diff"], " pt"), "match": r[f"{m}_matches_printed"]})
+        rows.append({
+            "model": runs.DISPLAY[r["model"]] + (f" (seed {r['seed']})" if df["seed"].nunique() > 1 else ""),
+            "parameters": f"{int(r['parameters']):,}", "paper_parameters": r["paper_parameters_printed"],
+            "status": r["status"], "note": "" if _missing(r["note"]) else r["note"], "cells": cells,
+            "best_iter": "" if _missing(r["best_iter"]) else int(r["best_iter"]),
+            "grid": "" if _missing(r["grid"]) else f"{int(r['grid'])} per operator",
+            "run_dir": r["run_dir"],
+        })
+    return {"headers": [METRIC_HEADERS[m] for m in metrics], "rows": rows, "arithmetic": task != "capitals"}
+
+
+def hyperparameter_view(df: pd.DataFrame) -> dict:
+    rows = []
+    for r in df.to_dict("records"):
+        ours = [r[m] for m in runs.MODELS]
+        rows.append({"parameter": r["parameter"], "key": r["config_key"], "regime": r["regime"], "source": r["source"],
+                     "ours": ["" if _missing(v) else f"{v:g}" for v in ours], "paper": r["paper_printed"],
+                     "match": bool(r["matches"])})
+    return {"models": [runs.DISPLAY[m] for m in runs.MODELS], "rows": rows}
+
+
+def flatten(config: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """config.yaml as (dotted key, value) rows; lists of scalars stay on one row."""
+    rows = []
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows += flatten(value, name + ".")
+        elif isinstance(value, list) and value and isinstance(value[0], list):
+            rows.append((name, "; ".join(", ".join(map(str, v)) for v in value)))
+        else:
+            rows.append((name, json.dumps(value) if not isinstance(value, str) else value))
+    return rows
+
+
+def _embed(png: str | Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(Path(png).read_bytes()).decode()
+
+
+def provenance_rows(config: dict, results_dir: str | Path) -> tuple[list[dict], list[dict]]:
+    """(one row per present run with its provenance, one row per run not run or unfinished with the reason)."""
+    present, absent = [], []
+    max_iters = config.get("training", {}).get("max_iters")
+    for regime in config.get("regimes", ("main", "controlled")):
+        for task in config.get("tasks", ("arithmetic", "capitals", "joint")):
+            for run in runs.load_runs(config, results_dir, regime, task):
+                if run.status == "absent":
+                    absent.append({"run": run.label, "reason": run.note})
+                    continue
+                p = run.provenance
+                if run.status != "complete":
+                    absent.append({"run": run.label, "reason": run.note})
+                present.append({"run": run.label, "dir": str(run.path), "status": run.status,
+                                "commit": str(p.get("git_commit", ""))[:12], "config_hash": p.get("config_hash", ""),
+                                "device": p.get("device", ""), "precision": p.get("precision", ""),
+                                "torch": p.get("torch_version", ""), "threads": p.get("threads", ""),
+                                "wall": "" if "wall_seconds" not in p else f"{p['wall_seconds'] / 60:.1f} min",
+                                "best_iter": p.get("best_iter", ""),
+                                "evaluations": len(run.metrics), "last_iter": int(run.metrics["iter"].iloc[-1]),
+                                "max_iters": max_iters})
+    return present, absent
+
+
+def render_report(config: dict, results_dir: str | Path, paper_dir: str | Path, tables: dict, figures: dict,
+                  claims_csv: str | Path, template_dir: str | Path, out: str | Path,
+                  ood_csvs: list | None = None) -> str:
+    """tables / figures: {number: csv path / png path}. Returns the HTML it wrote to out."""
+    caps = paper.captions(paper_dir)
+    claims = pd.read_csv(claims_csv, keep_default_na=False)
+    summary = {v: int((claims["verdict"] == v).sum()) for v in VERDICT_ORDER}
+    table_views = []
+    for n in sorted(tables):
+        df = pd.read_csv(tables[n], keep_default_na=True)
+        view = hyperparameter_view(df) if n == 1 else results_table_view(df)
+        table_views.append({"number": n, "caption": caps["tables"][n], "kind": "hyper" if n == 1 else "results",
+                            "view": view, "csv": str(tables[n])})
+    figure_views = [{"number": n, "caption": caps["figures"][n], "src": _embed(figures[n]), "png": str(figures[n])}
+                    for n in sorted(figures)]
+    present, absent = provenance_rows(config, results_dir)
+    quoted = paper.text_values(paper_dir)
+    ood_rows = []
+    for path in ood_csvs or []:
+        if Path(path).exists():
+            r = pd.read_csv(path).iloc[0]
+            ood_rows.append({"path": str(path), "add": f"{100 * r.ood_add_correct / r.ood_add_total:.2f}%",
+                             "sub": f"{100 * r.ood_sub_correct / r.ood_sub_total:.2f}%",
+                             "counts": f"{r.ood_add_correct}/{r.ood_add_total} and {r.ood_sub_correct}/{r.ood_sub_total}",
+                             "best_iter": r.best_iter})
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    html = env.get_template("report.html.j2").render(
+        claims=claims.to_dict("records"), summary=summary, tables=table_views, figures=figure_views,
+        present=present, absent=absent, protocol=flatten(config), quoted=quoted, ood=ood_rows,
+        grid=config.get("evaluation", {}).get("grid"), samples=config.get("evaluation", {}).get("samples_per_prompt"),
+    )
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(html)
+    return html

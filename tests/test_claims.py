@@ -1,0 +1,107 @@
+"""Claims: predicates on hand-made runs, verdicts, and the out-of-domain evaluation."""
+import pandas as pd
+import pytest
+import torch
+
+from analysis_fixtures import PAPER_DIR, E, paper_world, small_config, write_run
+from toobig.analysis import claims, ood, paper
+
+
+@pytest.fixture()
+def world(tmp_path):
+    return paper_world(tmp_path / "results")
+
+
+def by_id(df):
+    return df.set_index("id")
+
+
+def evaluate(world, **kwargs):
+    return by_id(claims.evaluate_claims(paper.claims(PAPER_DIR), claims.Measured(small_config(), world, **kwargs)))
+
+
+def test_claims_yaml_has_the_issue_claims_and_valid_predicates():
+    ids = {c["id"] for c in paper.claims(PAPER_DIR)}
+    for needed in ("arith-n14-extrapolates", "arith-larger-memorize", "capitals-threshold", "joint-no-extrapolation",
+                   "joint-n14-regresses", "controlled-arithmetic", "controlled-capitals", "controlled-joint",
+                   "ood-n14-fails", "extended-no-grokking"):
+        assert needed in ids
+    for c in paper.claims(PAPER_DIR):
+        assert c["quote"] and c["checks"]
+        assert all(spec["predicate"] in claims.PREDICATES for spec in c["checks"])
+
+
+def test_verdicts_on_the_fixture_world(world):
+    df = evaluate(world)
+    assert df.loc["arith-n14-extrapolates", "verdict"] == "reproduced"
+    assert "n14: 40/40 (best evaluation, iter 500" in df.loc["arith-n14-extrapolates", "evidence"]
+    larger = df.loc["arith-larger-memorize"]
+    assert larger["verdict"] == "reproduced" and "n28: 97.80%" in larger["evidence"]
+    assert larger["not_run"] == "MLT (not run here (needs a GPU)); n56 (not run yet (no metrics.csv))"
+    assert df.loc["arith-n14-perfect-repeatedly", "evidence"].startswith("n14: 2 of 5 evaluations add_and_sub_perfect, first at iter 500")
+    # n28's early 5/40 is seen; the window after 5000 holds no evaluation in a 1000-iteration world
+    early = df.loc["arith-n28-early-heldout"]
+    assert (early["verdict"], early["checks_passed"], early["checks_not_run"]) == ("reproduced", 1, 1)
+    assert df.loc["capitals-threshold", "verdict"] == "reproduced"
+    assert "n14: 8.20%" in df.loc["capitals-threshold", "evidence"]
+    regress = df.loc["joint-n14-regresses"]
+    assert regress["verdict"] == "reproduced" and "2.00% < 8.20%?" in regress["evidence"]
+    # joint n28 is unfinished: claims about it wait, they are not judged on a partial run
+    assert df.loc["joint-n28-saturates", "verdict"] == "not run"
+    assert "incomplete: trained to iteration 500 of 1000" in df.loc["joint-n28-saturates", "not_run"]
+    for cid in ("controlled-arithmetic", "controlled-capitals", "controlled-joint", "ood-n14-fails",
+                "extended-no-grokking", "n14-smallest-viable"):
+        assert df.loc[cid, "verdict"] == "not run"
+
+
+def test_a_failing_check_is_reported_plainly(world):
+    write_run(world, "main", "arithmetic", "n28", [E(0), E(500, 900, 900, 12), E(1000, 890, 890)])
+    row = evaluate(world).loc["arith-larger-memorize"]
+    assert row["verdict"] == "not reproduced" and row["checks_failed"] == 1
+    assert "n28: 12/40 (best evaluation, iter 500; needs == 0/40) ✗" in row["evidence"]
+
+
+def test_ood_and_extended_predicates(world):
+    path = claims.ood_path(world, "main", "n14", 1337)
+    path.parent.mkdir(parents=True)
+    pd.DataFrame([{"ood_add_correct": 0, "ood_add_total": 3000, "ood_sub_correct": 150, "ood_sub_total": 3000}]).to_csv(path, index=False)
+    write_run(world, "extended", "arithmetic", "mlt", [E(0), E(250, 890, 890, 0), E(500, 890, 890, 1)])
+    df = evaluate(world, extended_dir=world / "runs/extended/arithmetic/mlt/seed1337")
+    assert df.loc["ood-n14-fails", "verdict"] == "reproduced" and "ood_subtraction 5.00%" in df.loc["ood-n14-fails", "evidence"]
+    assert df.loc["ood-subtraction-better", "verdict"] == "reproduced"
+    assert df.loc["extended-no-grokking", "verdict"] == "not reproduced"  # 1/40 at iteration 500
+    assert "heldout_max 1/40" in df.loc["extended-no-grokking", "evidence"]
+
+
+def test_unknown_predicate_or_op_is_a_clear_error(world):
+    measured = claims.Measured(small_config(), world)
+    with pytest.raises(ValueError, match="unknown predicate 'bestest'"):
+        claims.check(measured, {"predicate": "bestest"})
+    with pytest.raises(ValueError, match="unknown op '=<'"):
+        claims.check(measured, {"predicate": "best", "regime": "main", "task": "arithmetic", "models": ["n14"],
+                                "metric": "addition", "op": "=<", "value": 1})
+
+
+def test_write_claims_csv(world, tmp_path):
+    df = claims.write_claims(small_config(), world, PAPER_DIR, tmp_path / "claims.csv")
+    back = pd.read_csv(tmp_path / "claims.csv", keep_default_na=False)
+    assert list(back["id"]) == [c["id"] for c in paper.claims(PAPER_DIR)]
+    assert set(back["verdict"]) <= {"reproduced", "not reproduced", "not run"} and len(df) == len(back)
+
+
+def test_ood_evaluation_counts_and_is_deterministic(tmp_path, config):
+    from toobig.checkpoint import make_checkpoint
+    from toobig.config import resolve_run
+    from toobig.data import arithmetic_text, vocabulary
+    from toobig.train import build_model
+
+    cfg = resolve_run(config, "arithmetic", "n14", "main", 1337)
+    vocab = vocabulary(arithmetic_text())
+    torch.manual_seed(0)
+    model = build_model(cfg, len(vocab))
+    torch.save(make_checkpoint("best", model, cfg, vocab, iter=0, score=0.0), tmp_path / "best.pt")
+    out = tmp_path / "ood.csv"
+    first = ood.write_ood(tmp_path / "best.pt", config["data"], out)
+    assert (first["ood_add_total"], first["ood_sub_total"]) == (3000, 3000)  # 300 pairs x 10 samples per operator
+    assert ood.evaluate_ood(tmp_path / "best.pt") == first
+    assert list(pd.read_csv(out).columns) == list(ood.COLUMNS)

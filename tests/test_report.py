@@ -1,0 +1,56 @@
+"""The report rendered from fixture results: every table, figure and verdict is on the page, and it is
+self-contained (no network)."""
+import re
+
+import pytest
+
+from analysis_fixtures import PAPER_DIR, REPO, paper_world, small_config
+from toobig.analysis import claims, figures, paper, report, tables
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    world = paper_world(tmp / "results")
+    config = small_config()
+    table_paths = {n: tmp / f"table{n}.csv" for n in range(1, 8)}
+    for n, path in table_paths.items():
+        tables.write_table(n, config, world, PAPER_DIR, path)
+    # a figure is any PNG to the report; two real ones keep the test fast, the rest reuse them
+    figure_paths = {n: tmp / f"figure{n}.png" for n in range(1, 8)}
+    figures.write_figure(1, config, world, PAPER_DIR, figure_paths[1])
+    figures.write_figure(7, config, world, PAPER_DIR, figure_paths[7])
+    for n in range(2, 7):
+        figure_paths[n].write_bytes(figure_paths[1].read_bytes())
+    claims.write_claims(config, world, PAPER_DIR, tmp / "claims.csv")
+    out = tmp / "report.html"
+    report.render_report(config, world, PAPER_DIR, table_paths, figure_paths, tmp / "claims.csv",
+                         REPO / "workflow" / "report", out)
+    return out.read_text()
+
+
+def test_every_table_and_figure_with_its_caption(html):
+    caps = paper.captions(PAPER_DIR)
+    for n in range(1, 8):
+        assert f'id="table{n}"' in html and caps["tables"][n]["caption"].replace("&", "&amp;") in html
+        assert f'id="figure{n}"' in html and f'alt="Figure {n}"' in html
+    assert html.count('src="data:image/png;base64,') == 7
+
+
+def test_every_claim_with_its_verdict(html):
+    for c in paper.claims(PAPER_DIR):
+        assert f"<code>{c['id']}</code>" in html
+    summary = re.search(r'<p class="summary">(.*?)</p>', html, re.S).group(1)
+    assert re.findall(r">(\d+) (reproduced|not reproduced|not run)<", summary) == [
+        ("11", "reproduced"), ("0", "not reproduced"), ("9", "not run")]  # counted by hand from paper_world
+
+
+def test_values_not_run_provenance_and_protocol(html):
+    assert "<b>40/40</b>" in html and "<b>97.8%</b>" in html and "(−0.2 pt)" in html
+    assert "not run here (needs a GPU)" in html and "main/arithmetic/n56/seed1337" in html
+    assert "abc123def456" in html and "cpu (x86_64)" in html  # provenance of the fixture runs
+    assert "<code>training.max_iters</code>" in html and "<code>evaluation.grid</code>" in html
+
+
+def test_self_contained(html):
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from the network

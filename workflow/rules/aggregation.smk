@@ -1,0 +1,55 @@
+# Helpers of the aggregation stage (tables, figures, claims, report): what each aggregation job reads.
+# Functions only, so the rule files stay declarations (snakemake --lint keeps the two apart).
+from toobig.analysis.runs import FIGURE_RUNS, TABLE_RUNS
+
+PAPER_DIR = "paper"
+TABLE_NUMBERS = list(range(1, 8))
+FIGURE_NUMBERS = list(range(1, 8))
+# Where the appendix-B extended MLT run would be (a GPU experiment); config key extended_run_dir overrides it.
+EXTENDED_RUN_DIR = config.get("extended_run_dir", run_dir("extended", "arithmetic", "mlt", config["seeds"][0]))
+
+
+def table_run_files(wildcards):
+    """metrics.csv and provenance.json of the runs this machine trains for Table N (none for Table 1), so
+    `snakemake -- results/tables/table3.csv` trains only the capitals runs."""
+    if int(wildcards.n) not in TABLE_RUNS:
+        return []
+    regime, task = TABLE_RUNS[int(wildcards.n)]
+    runs = planned_runs(regime=regime, task=task)
+    return run_files(runs) + run_files(runs, "provenance.json")
+
+
+def figure_run_files(wildcards):
+    """metrics.csv of the runs Figure N draws (Figure 7's extended run is read when present, never trained)."""
+    if int(wildcards.n) not in FIGURE_RUNS:
+        return []
+    regime, task = FIGURE_RUNS[int(wildcards.n)]
+    return run_files(planned_runs(regime=regime, task=task))
+
+
+def aggregation_settings(wildcards):
+    """The config values tables, figures and claims are made from, as a param: editing one remakes them."""
+    keys = ("models", "seeds", "regimes", "tasks", "model_settings", "regime_settings", "training", "evaluation")
+    return {key: config.get(key) for key in keys}
+
+
+def ood_targets():
+    """Section 5.1 evaluates the main-regime arithmetic n14; one file per seed trained here."""
+    return [
+        f"{RESULTS}/ood/{run['regime']}/arithmetic/{run['model']}/seed{run['seed']}/ood.csv"
+        for run in planned_runs(regime="main", task="arithmetic", model="n14")
+    ]
+
+
+def claim_run_files():
+    runs = planned_runs()
+    return run_files(runs) + run_files(runs, "provenance.json")
+
+
+def report_targets():
+    """Every output of the aggregation: what `rule all` asks for."""
+    return (
+        expand(f"{RESULTS}/tables/table{{n}}.csv", n=TABLE_NUMBERS)
+        + expand(f"{RESULTS}/figures/figure{{n}}.{{ext}}", n=FIGURE_NUMBERS, ext=["png", "pdf"])
+        + [f"{RESULTS}/claims.csv", f"{RESULTS}/report.html"]
+    )
