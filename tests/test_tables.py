@@ -50,7 +50,7 @@ def test_table1_from_config():
     config = small_config()
     df = tables.hyperparameter_table(config, PAPER_DIR).set_index("config_key")
     assert [df.loc["n_embd", m] for m in ("n14", "n28", "n56", "mlt")] == [14, 28, 56, 384]
-    assert df.loc["learning_rate", "mlt"] == 1e-5 and bool(df.loc["learning_rate"]["matches"].all())
+    assert df.loc["learning_rate", "mlt"] == 1e-5 and df.loc["learning_rate", "matches"] is True
     assert df["regime"].tolist().count("controlled") == 2
     config["model_settings"]["n28"]["n_embd"] = 30
     changed = tables.hyperparameter_table(config, PAPER_DIR).set_index("parameter")
