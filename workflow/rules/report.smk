@@ -30,6 +30,7 @@ rule render_report:
     params:
         tables=TABLE_NUMBERS,
         figures=FIGURE_NUMBERS,
+        extended_dir=EXTENDED_RUN_DIR,
     log:
         f"{RESULTS}/logs/render_report.log",
     script:

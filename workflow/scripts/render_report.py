@@ -15,4 +15,5 @@ render_report(
     template_dir=Path(snakemake.input.template).parent,
     out=snakemake.output.html,
     ood_csvs=list(snakemake.input.ood),
+    extended_dir=snakemake.params.extended_dir,
 )

@@ -48,11 +48,7 @@ class Measured:
         return pd.read_csv(path).iloc[0].to_dict() if path.exists() else None
 
     def extended(self) -> runs.RunResult:
-        d = self.extended_dir
-        if not (d / "metrics.csv").exists():
-            return runs.RunResult("extended", "arithmetic", "mlt", 0, d, "absent", runs.NEEDS_GPU)
-        metrics = runs.read_metrics(d / "metrics.csv")
-        return runs.RunResult("extended", "arithmetic", "mlt", 0, d, "complete", "", metrics)
+        return runs.load_extended(self.extended_dir)
 
 
 @dataclass
@@ -187,7 +183,7 @@ def ood(measured, regime, model, metric, op, value=None, than=None):
 
 def extended(measured, metric, op, value):
     run = measured.extended()
-    if not run.present:
+    if run.status != "complete":
         return _combine([("MLT extended", None, run.note)])
     m = run.metrics
     values = {"heldout_max": m["heldout_correct"].max(), "addition_final": runs.percent(m.iloc[-1], "addition"),

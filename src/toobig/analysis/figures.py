@@ -118,10 +118,7 @@ def accuracy_figure(number: int, config: dict, results_dir: str | Path, paper_di
 
 def extended_figure(config: dict, extended_dir: str | Path, paper_dir: str | Path):
     """Figure 7: the 1.5M-iteration arithmetic MLT run, log iteration axis; says plainly when ours is absent."""
-    path = Path(extended_dir)
-    run = runs.RunResult("extended", "arithmetic", "mlt", 0, path, "absent", runs.NEEDS_GPU)
-    if (path / "metrics.csv").exists():
-        run = runs.load_run(path.parents[3], "extended", "arithmetic", "mlt", int(path.name.removeprefix("seed")))
+    run = runs.load_extended(extended_dir)
     authors = paper.authors_curve(paper_dir, "extended", "arithmetic", "mlt")
     quoted = paper.text_values(paper_dir)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
@@ -138,8 +135,8 @@ def extended_figure(config: dict, extended_dir: str | Path, paper_dir: str | Pat
     right.set_ylabel("cross-entropy loss (nats/char)")
     left.set_title("accuracy")
     right.set_title("loss")
-    if not run.present:
-        _not_run_text(left, f"our extended run: {runs.NEEDS_GPU}\n(faint: the authors' run; they\n"
+    if run.status != "complete":
+        _not_run_text(left, f"our extended run: {run.note}\n(faint: the authors' run; they\n"
                             "recorded no held-out column)", x=0.66, y=0.42)
     handles = _legend_handles(("addition", "subtraction", "heldout", "train_loss", "val_loss"))
     handles.append(Line2D([], [], color="#555555", alpha=AUTHORS_ALPHA + 0.1, lw=1.6,

@@ -112,7 +112,7 @@ def provenance_rows(config: dict, results_dir: str | Path) -> tuple[list[dict], 
 
 def render_report(config: dict, results_dir: str | Path, paper_dir: str | Path, tables: dict, figures: dict,
                   claims_csv: str | Path, template_dir: str | Path, out: str | Path,
-                  ood_csvs: list | None = None) -> str:
+                  ood_csvs: list | None = None, extended_dir: str | Path | None = None) -> str:
     """tables / figures: {number: csv path / png path}. Returns the HTML it wrote to out."""
     caps = paper.captions(paper_dir)
     claims = pd.read_csv(claims_csv, keep_default_na=False)
@@ -135,11 +135,19 @@ def render_report(config: dict, results_dir: str | Path, paper_dir: str | Path, 
                              "sub": f"{100 * r.ood_sub_correct / r.ood_sub_total:.2f}%",
                              "counts": f"{r.ood_add_correct}/{r.ood_add_total} and {r.ood_sub_correct}/{r.ood_sub_total}",
                              "best_iter": r.best_iter})
+    extended = None
+    ext = runs.load_extended(extended_dir) if extended_dir else None
+    if ext is not None and ext.status == "complete":
+        m = ext.metrics
+        extended = {"val_ce": f"{m['val_loss'].min():.4f}", "heldout": f"{int(m['heldout_correct'].max())}/40 at most",
+                    "dir": str(ext.path)}
+    extended_note = ext.note if ext is not None and ext.status != "complete" else runs.NEEDS_GPU
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     html = env.get_template("report.html.j2").render(
         claims=claims.to_dict("records"), summary=summary, tables=table_views, figures=figure_views,
         present=present, absent=absent, protocol=flatten(config), quoted=quoted, ood=ood_rows,
+        extended=extended, extended_note=extended_note,
         grid=config.get("evaluation", {}).get("grid"), samples=config.get("evaluation", {}).get("samples_per_prompt"),
     )
     Path(out).parent.mkdir(parents=True, exist_ok=True)

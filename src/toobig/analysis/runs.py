@@ -100,7 +100,13 @@ def absent_note(model: str) -> str:
 
 def load_run(results_dir: str | Path, regime: str, task: str, model: str, seed: int,
              max_iters: int | None = None) -> RunResult:
-    path = run_path(results_dir, regime, task, model, seed)
+    return load_run_dir(run_path(results_dir, regime, task, model, seed), regime, task, model, seed, max_iters)
+
+
+def load_run_dir(path: str | Path, regime: str, task: str, model: str, seed: int,
+                 max_iters: int | None = None) -> RunResult:
+    """A run directory in any place (the extended run may live outside results/runs)."""
+    path = Path(path)
     metrics_file = path / "metrics.csv"
     if not metrics_file.exists():
         return RunResult(regime, task, model, int(seed), path, "absent", absent_note(model))
@@ -113,6 +119,11 @@ def load_run(results_dir: str | Path, regime: str, task: str, model: str, seed: 
     target = f" of {max_iters}" if max_iters is not None else ""
     return RunResult(regime, task, model, int(seed), path, "incomplete",
                      f"incomplete: trained to iteration {last}{target}", metrics, provenance)
+
+
+def load_extended(path: str | Path) -> RunResult:
+    """The appendix-B extended MLT run (1.5M iterations, a GPU experiment), wherever it was written."""
+    return load_run_dir(path, "extended", "arithmetic", "mlt", 0)
 
 
 def load_runs(config: dict, results_dir: str | Path, regime: str, task: str) -> list[RunResult]:
