@@ -31,7 +31,8 @@ def load_checkpoint(path: str | Path, expect_kind: str | None = None, expect_con
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError) as err:
-        raise CheckpointError(f"checkpoint {path} cannot be read ({type(err).__name__}: {str(err).splitlines()[0]}); "
+        first_line = (str(err).splitlines() or ["empty file" if path.stat().st_size == 0 else "no message"])[0]
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(err).__name__}: {first_line}); "
                               "it may be truncated or not a PyTorch file") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a toobig checkpoint (no '{FORMAT}' marker); "
