@@ -78,6 +78,12 @@ class RunConfig:
 def _check_type(name: str, value, expected_type):
     if expected_type is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if expected_type is float and isinstance(value, str):
+        # PyYAML (YAML 1.1) reads "1e-5" (no dot) as a string; accept any string Python reads as a number
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if expected_type is int and isinstance(value, bool):
         raise ConfigError(f"config key '{name}' must be an integer, got {value!r}")
     if not isinstance(value, expected_type):
