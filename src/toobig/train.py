@@ -134,6 +134,7 @@ class Trainer:
         self.rows: list[dict] = []
         self.timings: list[dict] = []
         self.best_score = -1.0
+        self.best_ckpt: dict | None = None  # kept in resume.pt too, so a resumed run can rewrite best.pt
         self.wall_before = 0.0
         self.loss_sum = [0.0, 0]  # running (sum, count) of training batch losses between loss estimates
 
@@ -185,7 +186,7 @@ class Trainer:
     def save_resume(self, wall: float) -> None:
         ckpt = make_checkpoint("resume", self.model, self.cfg, self.vocab.chars, iter=self.iter,
                                score=self.best_score)
-        ckpt.update(optimizer=self.optimizer.state_dict(), rng=self._rng_state(), rows=self.rows,
+        ckpt.update(optimizer=self.optimizer.state_dict(), rng=self._rng_state(), rows=self.rows, best=self.best_ckpt,
                     timings=self.timings, wall=wall, loss_sum=[float(self.loss_sum[0]), self.loss_sum[1]])
         atomic_torch_save(ckpt, self.out / "resume.pt")
 
@@ -204,6 +205,9 @@ class Trainer:
         self.iter, self.best_score = ckpt["iter"], ckpt["score"]
         self.rows, self.timings, self.wall_before = list(ckpt["rows"]), list(ckpt["timings"]), ckpt["wall"]
         self.loss_sum = list(ckpt["loss_sum"])
+        self.best_ckpt = ckpt["best"]
+        if self.best_ckpt is not None:  # Snakemake deletes a failed job's outputs before re-running it
+            atomic_torch_save(self.best_ckpt, self.out / "best.pt")
         self.log(f"[{self.tag}] resuming at iteration {self.iter} from {path}")
         return True
 
@@ -229,8 +233,10 @@ class Trainer:
                 last_row = self.evaluate(it, lr)
                 if last_row["score"] > self.best_score:  # strict: ties keep the earliest evaluation
                     self.best_score = last_row["score"]
-                    best = make_checkpoint("best", self.model, cfg, self.vocab.chars, iter=it, score=self.best_score)
-                    atomic_torch_save(best, out / "best.pt")
+                    self.best_ckpt = make_checkpoint("best", self.model, cfg, self.vocab.chars, iter=it,
+                                                     score=self.best_score)
+                    self.best_ckpt["model"] = {k: v.detach().clone() for k, v in self.best_ckpt["model"].items()}
+                    atomic_torch_save(self.best_ckpt, out / "best.pt")
             # one optimisation step (nanoGPT also steps at iteration max_iters, after its last evaluation)
             x, y = self.get_batch(self.gens["batches"])
             loss = self.step_fn(x, y)

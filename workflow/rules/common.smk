@@ -74,17 +74,10 @@ def dataset_dir(task):
     return f"{RESULTS}/datasets/{task}"
 
 
-# Training code a run depends on: its hash is a param of train_model, so editing the model, trainer or
-# evaluator re-runs training, while editing tables, figures or the report does not.
-TRAINING_SOURCES = ["config.py", "data.py", "model.py", "evaluate.py", "train.py", "checkpoint.py"]
-
-
-def training_code_version():
-    src = Path(workflow.basedir) / "src" / "toobig"
-    digest = hashlib.sha256()
-    for name in TRAINING_SOURCES:
-        digest.update((src / name).read_bytes())
-    return digest.hexdigest()[:12]
+# Editing code does not re-run training by itself (a fresh clone would otherwise retrain everything, and a
+# refactor would invalidate every result). TRAINING_VERSION in src/toobig/__init__.py is bumped by any change
+# that alters what training writes; it is a param of train_model, so bumping it re-runs every run.
+from toobig import TRAINING_VERSION
 
 
 def get_run_config(wildcards):

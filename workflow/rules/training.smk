@@ -15,7 +15,7 @@ rule train_model:
     params:
         run=get_run_config,
         device=get_run_device,
-        code_version=training_code_version(),
+        training_version=TRAINING_VERSION,
     log:
         f"{RESULTS}/logs/train_model/{{regime}}/{{task}}/{{model}}/seed{{seed}}.log",
     wildcard_constraints:
