@@ -1,0 +1,105 @@
+"""The dataset: one line per problem, `{OP} {a} {b} {result}`.
+
+Worked example (seeded, as the posts' generate_math_data.py writes them):
+
+    DIVIDE 845 79 10.69620253164557
+    SUBTRACT 190 498 -308
+    MULTIPLY 974 915 891210
+
+The operation is drawn uniformly from the four, both operands uniformly from operand_min..operand_max.
+The DIVIDE result is `str(a / b)` (Python's shortest round-trip float, the posts' format) or, with
+division_decimals = k >= 0, `f"{a / b:.{k}f}"`. The held-out split is a seeded permutation of its own.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from toobig.blog.config import OPERATIONS
+from toobig.fsutil import atomic_write_text
+
+
+@dataclass(frozen=True)
+class Problem:
+    op: str
+    a: int
+    b: int
+    result: str
+
+    @property
+    def prompt(self) -> str:
+        return f"{self.op} {self.a} {self.b}"
+
+    @property
+    def line(self) -> str:
+        return f"{self.prompt} {self.result}"
+
+
+def compute(op: str, a: int, b: int) -> float | int:
+    """The exact value of one operation (division as a float)."""
+    if op == "SUM":
+        return a + b
+    if op == "SUBTRACT":
+        return a - b
+    if op == "MULTIPLY":
+        return a * b
+    if op == "DIVIDE":
+        return a / b
+    raise ValueError(f"unknown operation {op!r}")
+
+
+def format_result(op: str, a: int, b: int, division_decimals: int = -1) -> str:
+    value = compute(op, a, b)
+    if op == "DIVIDE" and division_decimals >= 0:
+        return f"{value:.{division_decimals}f}"
+    return str(value)
+
+
+def generate_problems(n_lines: int, seed: int, operand_min: int = 1, operand_max: int = 1000,
+                      division_decimals: int = -1) -> list[Problem]:
+    rng = random.Random(seed)
+    problems = []
+    for _ in range(n_lines):
+        op = rng.choice(OPERATIONS)
+        a = rng.randint(operand_min, operand_max)
+        b = rng.randint(operand_min, operand_max)
+        problems.append(Problem(op, a, b, format_result(op, a, b, division_decimals)))
+    return problems
+
+
+def split_heldout(n_lines: int, heldout_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """(train indices, held-out indices), each sorted; the held-out size is round(n * fraction)."""
+    order = list(range(n_lines))
+    random.Random(f"split-{seed}").shuffle(order)
+    n_held = round(n_lines * heldout_fraction)
+    return sorted(order[n_held:]), sorted(order[:n_held])
+
+
+def parse_line(line: str) -> Problem:
+    op, a, b, result = line.split()
+    return Problem(op, int(a), int(b), result)
+
+
+def write_lines(problems: list[Problem], path: str | Path) -> None:
+    atomic_write_text(path, "".join(p.line + "\n" for p in problems))
+
+
+def read_lines(path: str | Path) -> list[Problem]:
+    return [parse_line(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def make_dataset(train_path: str | Path, heldout_path: str | Path, n_lines: int, seed: int,
+                 operand_min: int = 1, operand_max: int = 1000, division_decimals: int = -1,
+                 heldout_fraction: float = 0.1) -> dict:
+    """Write train and held-out files; return their counts per operation."""
+    problems = generate_problems(n_lines, seed, operand_min, operand_max, division_decimals)
+    train_idx, held_idx = split_heldout(n_lines, heldout_fraction, seed)
+    train = [problems[i] for i in train_idx]
+    held = [problems[i] for i in held_idx]
+    write_lines(train, train_path)
+    write_lines(held, heldout_path)
+    return {
+        "train": {op: sum(p.op == op for p in train) for op in OPERATIONS},
+        "heldout": {op: sum(p.op == op for p in held) for op in OPERATIONS},
+    }

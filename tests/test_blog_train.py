@@ -1,0 +1,135 @@
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from toobig.blog import train as train_mod
+from toobig.blog.claims import compare_learn_to_stop, judge_claims
+from toobig.blog.config import blog_run_config_from_dict
+from toobig.blog.data import make_dataset
+from toobig.blog.report import write_comparison, write_run_claims, write_run_figure, write_run_tables, write_summary
+from toobig.blog.train import BlogTrainer, NaNLossError
+
+FAST = dict(n_layer=1, n_embd=32, n_head=2, n_positions=48, dropout=0.1, compact_vocab=True, learning_rate=3e-3,
+            epochs=6, eval_every=3, train_subset=20, max_new_tokens=6, checkpoint_every=1, n_lines=150)
+THRESHOLDS = {"op_recognised_when_wrong": 0.9, "division_close_rel_error": 0.05, "termination_common": 0.2,
+              "memorised_train_exact": 0.9, "grokking_jump": 0.3}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("blogdata")
+    make_dataset(d / "train.txt", d / "held.txt", 150, seed=11)
+    return d
+
+
+@pytest.fixture(scope="module")
+def finished_run(data, tmp_path_factory):
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("run")
+    info = BlogTrainer(blog_run_config_from_dict(FAST), data / "train.txt", data / "held.txt", out,
+                       log=lambda m: None).run()
+    return out, info
+
+
+def test_tiny_training_run_loss_falls(finished_run):
+    out, info = finished_run
+    assert info["finished"] and info["epochs_done"] == 6 and info["steps"] == 6 * 5   # 135 lines / 30 -> 5 steps
+    epochs = pd.read_csv(out / "epochs.csv")
+    evals = pd.read_csv(out / "evals.csv")
+    assert list(evals.epoch) == [0, 3, 6]
+    assert epochs.train_loss.iloc[-1] < epochs.train_loss.iloc[0]
+    assert evals.eval_loss.iloc[-1] < evals.eval_loss.iloc[0] - 0.5
+    assert (epochs.lr == 3e-3).all()
+    behaviour = pd.read_csv(out / "behaviour.csv")
+    assert len(behaviour) == 3 * 2 * 5          # evals x splits x (4 operations + ALL)
+    preds = pd.read_csv(out / "predictions.csv")
+    assert (preds.split == "heldout").sum() == 15 and (preds.split == "train_subset").sum() == 20
+    assert not (out / "model" / "config.json").exists() or json.loads((out / "model" / "config.json").read_text())["n_embd"] == 32
+
+
+def test_resume_continues_where_it_stopped(data, tmp_path):
+    cfg = blog_run_config_from_dict({**FAST, "epochs": 4, "eval_every": 2})
+    first = BlogTrainer(cfg, data / "train.txt", data / "held.txt", tmp_path, log=lambda m: None)
+    first.run(stop_after_epochs=1)
+    assert first.epoch == 1 and (tmp_path / "checkpoint" / "resume.pt").exists()
+    messages = []
+    second = BlogTrainer(cfg, data / "train.txt", data / "held.txt", tmp_path, log=messages.append)
+    info = second.run()
+    assert messages[0] == "resumed at epoch 1 (step 5)"
+    assert info["epochs_done"] == 4 and info["steps"] == 20
+    assert list(pd.read_csv(tmp_path / "epochs.csv").epoch) == [1, 2, 3, 4]
+    assert list(pd.read_csv(tmp_path / "evals.csv").epoch) == [0, 2, 4]
+
+
+def test_nan_loss_stops_with_a_clear_error(data, tmp_path, monkeypatch):
+    cfg = blog_run_config_from_dict({**FAST, "epochs": 1})
+    trainer = BlogTrainer(cfg, data / "train.txt", data / "held.txt", tmp_path, log=lambda m: None)
+    real = train_mod.sequence_loss
+    monkeypatch.setattr(train_mod, "sequence_loss",
+                        lambda *a, **k: (real(*a, **k)[0] * float("nan"), real(*a, **k)[1]))
+    with pytest.raises(NaNLossError, match="training loss is nan at epoch 1, step 1"):
+        trainer.train_epoch()
+
+
+def test_report_chain_on_the_tiny_run(finished_run, tmp_path):
+    out, _ = finished_run
+    write_run_figure(out / "epochs.csv", out / "evals.csv", out / "behaviour.csv", tmp_path / "dyn.png")
+    assert (tmp_path / "dyn.png").stat().st_size > 10_000
+    write_run_tables(out / "predictions.csv", out / "behaviour.csv", tmp_path / "pt.csv", tmp_path / "obs.csv",
+                     tmp_path / "final.csv")
+    table = pd.read_csv(tmp_path / "pt.csv")
+    assert list(table.columns) == ["operation", "input", "expected", "model_output", "observation"]
+    assert table.operation.isin(["SUM", "SUBTRACT", "MULTIPLY", "DIVIDE"]).all()
+    write_run_claims(out / "epochs.csv", out / "evals.csv", out / "behaviour.csv", tmp_path / "claims.json", THRESHOLDS)
+    claims = json.loads((tmp_path / "claims.json").read_text())
+    assert len(claims) == 6 and all(c["verdict"] in ("supported", "not supported", "undetermined") for c in claims)
+    write_comparison(out / "behaviour.csv", out / "behaviour.csv", tmp_path / "cmp.json", tmp_path / "cmp.png")
+    runs = {"tiny": {"run_json": out / "run.json", "claims_json": tmp_path / "claims.json",
+                     "final_csv": tmp_path / "final.csv", "prediction_table_csv": tmp_path / "pt.csv",
+                     "evals_csv": out / "evals.csv"}}
+    write_summary(runs, tmp_path / "cmp.json", tmp_path / "summary.json", tmp_path / "frag.html",
+                  "workflow/report/blog_fragment.html.jinja", {"dynamics": "dyn.png"})
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["runs"]["tiny"]["epochs"] == 6
+    assert "<table>" in (tmp_path / "frag.html").read_text()
+
+
+def _tables(train_loss, eval_loss, eval_mode, train_exact, held_exact):
+    epochs = pd.DataFrame({"epoch": range(1, len(train_loss) + 1), "train_loss": train_loss})
+    ev = [0] + list(range(1, len(train_loss) + 1))
+    evals = pd.DataFrame({"epoch": ev[:len(eval_loss)], "eval_loss": eval_loss, "train_loss_eval_mode": eval_mode})
+    rows = []
+    for e, (t, h) in enumerate(zip(train_exact, held_exact)):
+        for op in ("SUM", "SUBTRACT", "MULTIPLY", "DIVIDE", "ALL"):
+            base = {"epoch": e, "op": op, "n_wrong": 10, "op_recognised_when_wrong": 0.95, "termination_when_wrong": 0.5,
+                    "termination_failure": 0.3, "run_on_digits": 0.3, "rel_error_median": 0.01, "rel_error_p90": 0.2,
+                    "within_k": 0.4, "stopped": 0.0, "op_recognised": 0.97, "digit_accuracy": 0.6}
+            rows.append({**base, "split": "train_subset", "exact": t})
+            rows.append({**base, "split": "heldout", "exact": h})
+    return epochs, evals, pd.DataFrame(rows)
+
+
+def test_claim_verdicts_on_hand_made_tables():
+    # train loss (logged) halves its drop at epoch 3, eval loss at epoch 1; eval-mode train loss tracks eval loss
+    epochs, evals, behaviour = _tables([5, 4.5, 3, 2.6, 2.5], [5, 3, 2.6, 2.5, 2.45, 2.4], [5, 3, 2.6, 2.5, 2.4, 2.4],
+                                       [0, 0.5, 0.95, 1, 1, 1], [0, 0.1, 0.1, 0.15, 0.6, 0.6])
+    verdicts = {c["claim"]: c for c in judge_claims(epochs, evals, behaviour, THRESHOLDS)}
+    assert verdicts["eval_loss_falls_before_train_loss"]["verdict"] == "supported"
+    assert verdicts["eval_loss_falls_before_train_loss"]["evidence"]["epoch_eval_loss_half_drop"] == 1
+    assert verdicts["eval_loss_falls_before_train_loss"]["evidence"]["epoch_train_loss_half_drop"] == 3
+    assert verdicts["eval_below_train_explained_by_dropout"]["verdict"] == "supported"
+    assert verdicts["operation_right_when_answer_wrong"]["verdict"] == "supported"
+    assert verdicts["division_numerically_close"]["verdict"] == "supported"
+    assert verdicts["termination_failures_common"]["verdict"] == "supported"
+    # memorised at epoch 2, then held-out exact jumps 0.15 -> 0.6 at epoch 4: a grokking transition
+    assert verdicts["no_memorisation_then_grokking"]["verdict"] == "not supported"
+    assert verdicts["no_memorisation_then_grokking"]["evidence"]["first_epoch_train_exact_ge_threshold"] == 2
+
+
+def test_learn_to_stop_comparison_verdict():
+    _, _, off = _tables([1], [1], [1], [0.2], [0.1])
+    on = off.assign(termination_failure=0.01)
+    assert compare_learn_to_stop(off, on)["verdict"] == "supported"
+    assert compare_learn_to_stop(off, off)["verdict"] == "not supported"

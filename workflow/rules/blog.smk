@@ -1,0 +1,172 @@
+# The blog experiment (issue 7): four-operation arithmetic on a GPT-2-family model, with
+# partial-correctness metrics read beside the loss. Switched by config["blog"]["enabled"].
+#   make_blog_dataset -> train_blog_model (per model and learn_to_stop) -> plot/tables/claims per run
+#   -> compare_blog_learn_to_stop -> write_blog_summary (results/blog/summary.json + HTML fragment)
+
+BLOG = f"{config.get('results_dir', 'results')}/blog"
+BLOG_RUN = BLOG + "/runs/{model}_stop-{stop}"
+
+
+def blog_stop_settings():
+    """The learn_to_stop settings trained: the configured one, plus the other when compare_learn_to_stop."""
+    first = "on" if config["blog"]["learn_to_stop"] else "off"
+    if config["blog"]["compare_learn_to_stop"]:
+        return ["off", "on"]
+    return [first]
+
+
+def blog_runs():
+    return [f"{config['blog']['model']}_stop-{stop}" for stop in blog_stop_settings()]
+
+
+def blog_run_params(wildcards):
+    """The resolved settings of one run; a config edit changes them and so re-triggers the run."""
+    from toobig.blog.config import resolve_blog_run
+
+    return resolve_blog_run(config["blog"], wildcards.model, wildcards.stop == "on").to_dict()
+
+
+def blog_run_gpus(wildcards):
+    """The DistilGPT-2-size run declares one GPU; the CPU-sized variant none."""
+    return 0 if wildcards.model == "cpu" else 1
+
+
+def blog_run_paths(kind):
+    """The `kind` file of every trained run, in blog_runs() order."""
+    return [f"{BLOG}/runs/{run}/{kind}" for run in blog_runs()]
+
+
+def blog_comparison_inputs(wildcards):
+    model = config["blog"]["model"]
+    return {
+        "off": f"{BLOG}/runs/{model}_stop-off/behaviour.csv",
+        "on": f"{BLOG}/runs/{model}_stop-on/behaviour.csv",
+    }
+
+
+def blog_comparison_outputs():
+    return [f"{BLOG}/learn_to_stop.json"] if config["blog"]["compare_learn_to_stop"] else []
+
+
+def blog_targets():
+    """What rule all needs from this experiment; [] when config["blog"]["enabled"] is false."""
+    if not config["blog"]["enabled"]:
+        return []
+    return [f"{BLOG}/summary.json", f"{BLOG}/report.html"]
+
+
+rule make_blog_dataset:
+    output:
+        train=f"{BLOG}/data/train.txt",
+        heldout=f"{BLOG}/data/heldout.txt",
+        counts=f"{BLOG}/data/counts.json",
+    params:
+        data=config["blog"]["data"],
+    log:
+        f"{BLOG}/logs/make_blog_dataset.log",
+    script:
+        "../scripts/blog_make_dataset.py"
+
+
+rule train_blog_model:
+    input:
+        train=rules.make_blog_dataset.output.train,
+        heldout=rules.make_blog_dataset.output.heldout,
+    output:
+        epochs=f"{BLOG_RUN}/epochs.csv",
+        evals=f"{BLOG_RUN}/evals.csv",
+        behaviour=f"{BLOG_RUN}/behaviour.csv",
+        trace=f"{BLOG_RUN}/trace.csv",
+        predictions=f"{BLOG_RUN}/predictions.csv",
+        run=f"{BLOG_RUN}/run.json",
+    params:
+        run=blog_run_params,
+    log:
+        f"{BLOG}/logs/train_blog_model/{{model}}_stop-{{stop}}.log",
+    wildcard_constraints:
+        stop="on|off",
+        model="[a-z0-9]+",
+    threads: 1
+    resources:
+        gpu=blog_run_gpus,
+    script:
+        "../scripts/blog_train_model.py"
+
+
+rule plot_blog_dynamics:
+    input:
+        epochs=rules.train_blog_model.output.epochs,
+        evals=rules.train_blog_model.output.evals,
+        behaviour=rules.train_blog_model.output.behaviour,
+    output:
+        figure=report(f"{BLOG_RUN}/dynamics.png", caption="../report/blog_dynamics.rst", category="Blog experiment"),
+    log:
+        f"{BLOG}/logs/plot_blog_dynamics/{{model}}_stop-{{stop}}.log",
+    script:
+        "../scripts/blog_plot_dynamics.py"
+
+
+rule make_blog_prediction_table:
+    input:
+        predictions=rules.train_blog_model.output.predictions,
+        behaviour=rules.train_blog_model.output.behaviour,
+    output:
+        table=report(f"{BLOG_RUN}/prediction_table.csv", caption="../report/blog_prediction_table.rst",
+                     category="Blog experiment"),
+        observations=f"{BLOG_RUN}/observation_counts.csv",
+        final=f"{BLOG_RUN}/final_metrics.csv",
+    params:
+        k=config["blog"]["evaluation"]["decimals_k"],
+    log:
+        f"{BLOG}/logs/make_blog_prediction_table/{{model}}_stop-{{stop}}.log",
+    script:
+        "../scripts/blog_prediction_table.py"
+
+
+rule judge_blog_claims:
+    input:
+        epochs=rules.train_blog_model.output.epochs,
+        evals=rules.train_blog_model.output.evals,
+        behaviour=rules.train_blog_model.output.behaviour,
+    output:
+        claims=f"{BLOG_RUN}/claims.json",
+    params:
+        thresholds=config["blog"]["claims"],
+    log:
+        f"{BLOG}/logs/judge_blog_claims/{{model}}_stop-{{stop}}.log",
+    script:
+        "../scripts/blog_judge_claims.py"
+
+
+rule compare_blog_learn_to_stop:
+    input:
+        unpack(blog_comparison_inputs),
+    output:
+        comparison=f"{BLOG}/learn_to_stop.json",
+        figure=report(f"{BLOG}/learn_to_stop.png", caption="../report/blog_learn_to_stop.rst",
+                      category="Blog experiment"),
+    log:
+        f"{BLOG}/logs/compare_blog_learn_to_stop.log",
+    script:
+        "../scripts/blog_compare_learn_to_stop.py"
+
+
+rule write_blog_summary:
+    input:
+        runs=blog_run_paths("run.json"),
+        claims=blog_run_paths("claims.json"),
+        final=blog_run_paths("final_metrics.csv"),
+        tables=blog_run_paths("prediction_table.csv"),
+        evals=blog_run_paths("evals.csv"),
+        figures=blog_run_paths("dynamics.png"),
+        comparison=blog_comparison_outputs(),
+        template="workflow/report/blog_fragment.html.jinja",
+    output:
+        summary=f"{BLOG}/summary.json",
+        fragment=f"{BLOG}/report.html",
+    params:
+        names=blog_runs(),
+    log:
+        f"{BLOG}/logs/write_blog_summary.log",
+    script:
+        "../scripts/blog_write_summary.py"
