@@ -1,0 +1,235 @@
+"""The command line: --help on each subcommand, and bad input gets exit code 2 and one clear line on stderr."""
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from conftest import CONFIG_PATH, REPO
+from toobig.cli import main
+
+
+def run_cli(argv, capsys):
+    try:
+        rc = main([str(a) for a in argv])
+    except SystemExit as exit_:  # argparse: --help and usage errors
+        rc = exit_.code
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def assert_clear_error(rc, err, *needles):
+    assert rc == 2, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, (needle, err)
+
+
+@pytest.fixture
+def tiny_config(config, tmp_path):
+    """A copy of config.yaml with test-sized training settings, as a file, and a function to derive variants."""
+    def write(edit=None, name="config.yaml"):
+        cfg = copy.deepcopy(config)
+        cfg["training"].update(max_iters=10, eval_interval=10, loss_interval=10, loss_batches=1,
+                               checkpoint_interval=10, compile=False)
+        cfg["evaluation"]["samples_per_prompt"] = 1
+        cfg["task_settings"]["arithmetic"]["batch_size"] = 16
+        if edit:
+            edit(cfg)
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(cfg))
+        return path
+    return write
+
+
+# ---- help -------------------------------------------------------------------------------------------
+def test_module_entry_point_help():
+    done = subprocess.run([sys.executable, "-m", "toobig", "--help"], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0
+    assert "usage: toobig" in done.stdout
+    for command in ("data", "train", "evaluate"):
+        assert command in done.stdout
+
+
+@pytest.mark.parametrize("command,flags", [("data", ["--task", "--out"]),
+                                           ("train", ["--task", "--model", "--regime", "--seed", "--data", "--out"]),
+                                           ("evaluate", ["--checkpoint", "--data", "--prompts", "--samples"])])
+def test_subcommand_help(capsys, command, flags):
+    rc, out, err = run_cli([command, "--help"], capsys)
+    assert rc == 0
+    assert f"usage: toobig {command}" in out
+    for flag in flags:
+        assert flag in out
+
+
+def test_no_command_is_a_usage_error(capsys):
+    rc, out, err = run_cli([], capsys)
+    assert rc == 2 and "usage" in err
+
+
+# ---- data and train ---------------------------------------------------------------------------------
+def test_data_command(capsys, tmp_path, dataset_dirs):
+    rc, out, err = run_cli(["data", "--task", "arithmetic", "--config", CONFIG_PATH, "--out", tmp_path], capsys)
+    assert rc == 0, err
+    assert "196 lines, 1764 characters, vocabulary 17" in out
+    for name in ("train.txt", "meta.json", "prompts.json"):
+        assert (tmp_path / name).read_bytes() == (dataset_dirs["arithmetic"] / name).read_bytes()
+
+
+def test_train_command_shows_progress(capsys, tmp_path, tiny_config, dataset_dirs):
+    rc, out, err = run_cli(["train", "--config", tiny_config(), "--task", "arithmetic", "--model", "n14",
+                            "--data", dataset_dirs["arithmetic"], "--out", tmp_path / "run", "--device", "cpu"], capsys)
+    assert rc == 0, err
+    rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))
+    assert [r["iter"] for r in rows] == ["0", "10"]
+    assert (tmp_path / "run" / "best.pt").exists() and (tmp_path / "run" / "provenance.json").exists()
+    progress = [line for line in err.splitlines() if "score" in line]
+    assert len(progress) == 2 and "iter" in progress[0] and "loss" in progress[0]
+
+
+@pytest.mark.parametrize("flag,value", [("--task", "poetry"), ("--model", "n15"), ("--regime", "lazy")])
+def test_train_unknown_names(capsys, tmp_path, dataset_dirs, flag, value):
+    rc, out, err = run_cli(["train", flag, value, "--data", dataset_dirs["arithmetic"], "--out", tmp_path], capsys)
+    assert_clear_error(rc, err, "invalid choice", value)
+
+
+def _set(section, key, value):
+    def edit(cfg):
+        cfg[section][key] = value
+    return edit
+
+
+@pytest.mark.parametrize("edit,needles", [
+    (_set("training", "max_iters", "many"), ["max_iters", "int"]),
+    (_set("training", "learning_rate_typo", 0.1), ["learning_rate_typo"]),
+    (_set("evaluation", "top_k", 2.5), ["top_k"]),
+    (_set("training", "decay_lr", "yes"), ["decay_lr"]),
+    (lambda cfg: cfg["model_settings"]["n14"].update(n_embd=True), ["n_embd"]),
+    (lambda cfg: cfg["model_settings"].pop("n14"), ["unknown model 'n14'"]),
+])
+def test_train_bad_config(capsys, tmp_path, tiny_config, dataset_dirs, edit, needles):
+    path = tiny_config(edit)
+    rc, out, err = run_cli(["train", "--config", path, "--data", dataset_dirs["arithmetic"], "--out", tmp_path / "run"],
+                           capsys)
+    assert_clear_error(rc, err, *needles)
+    assert not (tmp_path / "run" / "metrics.csv").exists()
+
+
+def test_train_malformed_or_missing_config(capsys, tmp_path, dataset_dirs):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("training: {max_iters: [1\n")
+    rc, out, err = run_cli(["train", "--config", bad, "--data", dataset_dirs["arithmetic"], "--out", tmp_path], capsys)
+    assert_clear_error(rc, err, "not valid YAML")
+    rc, out, err = run_cli(["train", "--config", tmp_path / "none.yaml", "--data", dataset_dirs["arithmetic"],
+                            "--out", tmp_path], capsys)
+    assert_clear_error(rc, err, "does not exist")
+
+
+def test_train_bad_run_config(capsys, tmp_path, make_cfg, dataset_dirs):
+    import json
+
+    values = make_cfg().to_dict()
+    values["warmup"] = 10
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(values))
+    rc, out, err = run_cli(["train", "--run-config", path, "--data", dataset_dirs["arithmetic"], "--out", tmp_path],
+                           capsys)
+    assert_clear_error(rc, err, "warmup")
+
+
+def test_train_missing_dataset(capsys, tmp_path, tiny_config):
+    rc, out, err = run_cli(["train", "--config", tiny_config(), "--data", tmp_path / "nowhere", "--out", tmp_path / "run"],
+                           capsys)
+    assert_clear_error(rc, err, "train.txt is missing", "toobig data")
+
+
+# ---- evaluate ---------------------------------------------------------------------------------------
+def test_evaluate_command(capsys, tmp_path, tiny_run, dataset_dirs):
+    cfg, run = tiny_run
+    out_csv = tmp_path / "samples.csv"
+    rc, out, err = run_cli(["evaluate", "--checkpoint", run / "best.pt", "--data", dataset_dirs["arithmetic"],
+                            "--samples", 2, "--out", out_csv, "--device", "cpu"], capsys)
+    assert rc == 0, err
+    assert "add: " in out and "/182 correct" in out and "sub: " in out and "score " in out
+    rows = list(csv.DictReader(out_csv.open()))
+    assert len(rows) == 2 * 182
+    assert {r["kind"] for r in rows} == {"add", "sub"}
+    assert all(r["correct"] in ("0", "1") and len(r["generated"]) == 4 for r in rows)
+
+
+def test_evaluate_other_prompt_sets(capsys, tiny_run, dataset_dirs):
+    cfg, run = tiny_run
+    rc, out, err = run_cli(["evaluate", "--checkpoint", run / "resume.pt", "--data", dataset_dirs["arithmetic"],
+                            "--prompts", "ood", "--samples", 1, "--device", "cpu"], capsys)
+    assert rc == 0, err
+    assert "ood_add: " in out and "/300 correct" in out
+    rc, out, err = run_cli(["evaluate", "--checkpoint", run / "best.pt", "--data", dataset_dirs["arithmetic"],
+                            "--prompts", "capitals"], capsys)
+    assert_clear_error(rc, err, "no prompt set 'capitals'")
+
+
+def _foreign_files(tmp_path, tiny_run):
+    cfg, run = tiny_run
+    files = {}
+    files["plain dict"] = tmp_path / "dict.pt"
+    torch.save({"a": 1}, files["plain dict"])
+    files["state_dict"] = tmp_path / "state_dict.pt"
+    torch.save(torch.load(run / "best.pt", weights_only=True)["model"], files["state_dict"])
+    files["code object"] = tmp_path / "namespace.pt"
+    torch.save(argparse.Namespace(a=1), files["code object"])
+    data = (run / "best.pt").read_bytes()
+    files["truncated"] = tmp_path / "truncated.pt"
+    files["truncated"].write_bytes(data[: len(data) // 3])
+    files["empty"] = tmp_path / "empty.pt"
+    files["empty"].write_bytes(b"")
+    files["text"] = tmp_path / "text.pt"
+    files["text"].write_text("not a checkpoint\n")
+    return files
+
+
+@pytest.mark.parametrize("kind,needle", [("plain dict", "not a toobig checkpoint"),
+                                         ("state_dict", "not a toobig checkpoint"),
+                                         ("code object", "cannot be read"),
+                                         ("truncated", "cannot be read"),
+                                         ("empty", "cannot be read"),
+                                         ("text", "cannot be read")])
+def test_evaluate_bad_checkpoints(capsys, tmp_path, tiny_run, dataset_dirs, kind, needle):
+    path = _foreign_files(tmp_path, tiny_run)[kind]
+    rc, out, err = run_cli(["evaluate", "--checkpoint", path, "--data", dataset_dirs["arithmetic"]], capsys)
+    assert_clear_error(rc, err, needle, str(path))
+
+
+def test_evaluate_missing_checkpoint(capsys, tmp_path, dataset_dirs):
+    rc, out, err = run_cli(["evaluate", "--checkpoint", tmp_path / "none.pt", "--data", dataset_dirs["arithmetic"]],
+                           capsys)
+    assert_clear_error(rc, err, "does not exist")
+
+
+def test_evaluate_vocabulary_mismatch(capsys, tiny_run, dataset_dirs):
+    cfg, run = tiny_run
+    rc, out, err = run_cli(["evaluate", "--checkpoint", run / "best.pt", "--data", dataset_dirs["capitals"]], capsys)
+    assert_clear_error(rc, err, "vocabulary of 17 characters", "51", "do not match")
+
+
+def test_evaluate_missing_dataset(capsys, tmp_path, tiny_run):
+    cfg, run = tiny_run
+    rc, out, err = run_cli(["evaluate", "--checkpoint", run / "best.pt", "--data", tmp_path], capsys)
+    assert_clear_error(rc, err, "missing")
+
+
+def test_real_process_exit_code_and_stderr(tmp_path, dataset_dirs):
+    """The installed entry point, not just main(): exit status 2 and one line on stderr, no traceback."""
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"a": 1}, foreign)
+    done = subprocess.run([sys.executable, "-m", "toobig", "evaluate", "--checkpoint", str(foreign), "--data",
+                           str(dataset_dirs["arithmetic"])], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("toobig evaluate: error:") and "not a toobig checkpoint" in done.stderr

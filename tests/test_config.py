@@ -1,0 +1,124 @@
+"""Run configs: config.yaml resolves to the protocol's values; bad values stop with a message naming the key."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+
+import pytest
+
+from toobig.config import ConfigError, RunConfig, load_config, load_run_config, resolve_run, run_config_from_dict
+
+
+@pytest.mark.parametrize("task,block,batch", [("arithmetic", 9, 882), ("capitals", 24, 576), ("joint", 24, 576)])
+def test_task_settings(config, task, block, batch):
+    cfg = resolve_run(config, task, "n14", "main", 1337)
+    assert (cfg.task, cfg.block_size, cfg.batch_size) == (task, block, batch)
+
+
+def test_model_and_regime_settings(config):
+    n14 = resolve_run(config, "arithmetic", "n14", "main", 1337)
+    assert (n14.n_layer, n14.n_head, n14.n_embd, n14.mlp_expansion) == (1, 1, 14, 1)
+    assert (n14.dropout, n14.weight_decay, n14.learning_rate, n14.min_lr) == (0.0, 0.0, 1e-2, 1e-4)
+    assert resolve_run(config, "arithmetic", "n28", "main", 1).n_embd == 28
+    assert resolve_run(config, "arithmetic", "n56", "main", 1).n_embd == 56
+    mlt = resolve_run(config, "arithmetic", "mlt", "main", 1337)
+    assert (mlt.n_layer, mlt.n_head, mlt.n_embd, mlt.mlp_expansion) == (6, 6, 384, 4)
+    assert (mlt.dropout, mlt.weight_decay, mlt.learning_rate, mlt.min_lr) == (0.2, 0.1, 1e-5, 1e-6)
+    for model in ("n14", "mlt"):
+        ctrl = resolve_run(config, "joint", model, "controlled", 1337)
+        assert (ctrl.dropout, ctrl.weight_decay) == (0.0, 0.1)
+        assert ctrl.regime == "controlled"
+
+
+def test_shared_protocol_values(config):
+    cfg = resolve_run(config, "capitals", "n28", "main", 7)
+    assert cfg.seed == 7
+    assert (cfg.max_iters, cfg.warmup_iters, cfg.lr_decay_iters, cfg.beta1, cfg.beta2, cfg.grad_clip) == (
+        30000, 2000, 25000, 0.9, 0.99, 1.0)
+    assert (cfg.eval_interval, cfg.loss_interval, cfg.loss_batches, cfg.bias) == (250, 500, 100, False)
+    assert (cfg.temperature, cfg.top_k, cfg.samples_per_prompt, cfg.grid) == (0.01, 10, 10, 91)
+    assert (cfg.arithmetic_new_tokens, cfg.capitals_new_tokens) == (4, 20)
+
+
+@pytest.mark.parametrize("task,model,regime,needle", [("poetry", "n14", "main", "unknown task 'poetry'"),
+                                                      ("arithmetic", "n15", "main", "unknown model 'n15'"),
+                                                      ("arithmetic", "n14", "lazy", "unknown regime 'lazy'")])
+def test_unknown_names(config, task, model, regime, needle):
+    with pytest.raises(ConfigError, match=needle):
+        resolve_run(config, task, model, regime, 1337)
+
+
+@pytest.mark.parametrize("key,value", [("max_iters", "many"), ("max_iters", 1.5), ("max_iters", True),
+                                       ("learning_rate", "fast"), ("decay_lr", 1), ("task", 3), ("compile", "no")])
+def test_wrong_types_name_the_key(config, key, value):
+    bad = copy.deepcopy(config)
+    bad["training"][key] = value
+    with pytest.raises(ConfigError, match=f"'{key}'"):
+        resolve_run(bad, "arithmetic", "n14", "main", 1337)
+
+
+def test_int_is_accepted_for_float(config):
+    ok = copy.deepcopy(config)
+    ok["training"]["grad_clip"] = 2
+    cfg = resolve_run(ok, "arithmetic", "n14", "main", 1337)
+    assert cfg.grad_clip == 2.0 and isinstance(cfg.grad_clip, float)
+
+
+def test_unknown_key_is_named(config):
+    bad = copy.deepcopy(config)
+    bad["model_settings"]["n14"]["n_embed"] = 14
+    with pytest.raises(ConfigError, match="n_embed"):
+        resolve_run(bad, "arithmetic", "n14", "main", 1337)
+
+
+def test_inconsistent_values(config):
+    with pytest.raises(ConfigError, match="divisible"):
+        run_config_from_dict({"n_embd": 14, "n_head": 3})
+    with pytest.raises(ConfigError, match="91 or 100"):
+        run_config_from_dict({"grid": 50})
+    with pytest.raises(ConfigError, match="unknown task"):
+        run_config_from_dict({"task": "poetry"})
+
+
+def test_sections_must_be_mappings(config):
+    bad = copy.deepcopy(config)
+    bad["training"] = [1, 2]
+    with pytest.raises(ConfigError, match="training"):
+        resolve_run(bad, "arithmetic", "n14", "main", 1337)
+
+
+def test_load_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "none.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(tmp_path / "list.yaml")
+    (tmp_path / "broken.yaml").write_text("a: [1\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(tmp_path / "broken.yaml")
+
+
+def test_run_config_file_roundtrip(config, tmp_path):
+    cfg = resolve_run(config, "joint", "mlt", "controlled", 42)
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(cfg.to_dict()))
+    assert load_run_config(path) == cfg
+    yaml_path = tmp_path / "run.yaml"
+    yaml_path.write_text("\n".join(f"{k}: {json.dumps(v)}" for k, v in cfg.to_dict().items()) + "\n")
+    assert load_run_config(yaml_path) == cfg
+
+
+def test_config_hash(config):
+    a = resolve_run(config, "arithmetic", "n14", "main", 1337)
+    assert a.config_hash() == resolve_run(config, "arithmetic", "n14", "main", 1337).config_hash()
+    assert len(a.config_hash()) == 12
+    assert a.config_hash() != dataclasses.replace(a, seed=1338).config_hash()
+    assert a.config_hash() != dataclasses.replace(a, learning_rate=2e-2).config_hash()
+    assert a.config_hash() != resolve_run(config, "arithmetic", "n14", "controlled", 1337).config_hash()
+
+
+def test_defaults_are_the_arithmetic_n14_protocol(config):
+    """RunConfig's own defaults mirror config.yaml (apart from engineering switches such as compile)."""
+    resolved = resolve_run(config, "arithmetic", "n14", "main", 1337)
+    assert dataclasses.replace(RunConfig(), compile=resolved.compile) == resolved

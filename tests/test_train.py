@@ -1,0 +1,245 @@
+"""Training: the loss falls, runs are byte-identical, killed runs resume to the same bytes, NaN stops cleanly."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import FAST_LEARNING, REPO
+from toobig.checkpoint import CheckpointError, load_checkpoint
+from toobig.train import METRIC_COLUMNS, Trainer, TrainingDiverged
+
+QUIET = dict(device="cpu", log=lambda msg: None)
+
+
+def rows_of(out):
+    return list(csv.DictReader((out / "metrics.csv").open()))
+
+
+def train(cfg, data, out, **kw):
+    return Trainer(cfg, data, out, **QUIET).run(**kw)
+
+
+def test_loss_falls(make_cfg, dataset_dirs, tmp_path):
+    """n14 on arithmetic at the protocol's batch size: 300 iterations take the loss from ln(17) well down."""
+    cfg = make_cfg(max_iters=300, eval_interval=100, loss_interval=300, batch_size=882)
+    best = train(cfg, dataset_dirs["arithmetic"], tmp_path)
+    rows = rows_of(tmp_path)
+    first, last = float(rows[0]["batch_loss"]), float(rows[-1]["batch_loss"])
+    assert abs(first - math.log(17)) < 0.05  # 2.85 at initialisation
+    assert last < 2.0
+    assert float(rows[-1]["val_loss"]) < 2.0
+    assert float(rows[-1]["train_loss"]) < first  # a mean over the training batches since the last estimate
+    losses = [float(r["batch_loss"]) for r in rows]
+    assert losses == sorted(losses, reverse=True)
+    assert best["iter"] in {int(r["iter"]) for r in rows}
+
+
+def test_metrics_layout_and_best_checkpoint(tiny_run):
+    cfg, out = tiny_run
+    text = (out / "metrics.csv").read_text()
+    assert text.splitlines()[0] == ",".join(METRIC_COLUMNS)
+    rows = rows_of(out)
+    assert [int(r["iter"]) for r in rows] == [0, 10, 20, 30, 40]  # 0..max_iters inclusive
+    for r in rows:
+        assert int(r["add_total"]) == 91 and int(r["sub_total"]) == 91 and int(r["heldout_total"]) == 4
+        assert int(r["facts_total"]) == 0
+        has_loss = int(r["iter"]) % cfg.loss_interval == 0
+        assert (r["val_loss"] != "") == has_loss
+        assert r["train_loss"] == "" or has_loss
+        assert r["batch_loss"] != ""
+        s = (int(r["add_correct"]) + int(r["sub_correct"])) / 182
+        assert float(r["score"]) == pytest.approx(s, abs=1e-15)
+    scores = [float(r["score"]) for r in rows]
+    assert max(scores) > 0, "the fast-learning tiny run should learn something"
+    first_best = rows[scores.index(max(scores))]
+    best = load_checkpoint(out / "best.pt", expect_kind="best", expect_config=cfg)
+    assert best["iter"] == int(first_best["iter"])  # the first evaluation with the highest score
+    assert best["score"] == max(scores)
+    resume = load_checkpoint(out / "resume.pt", expect_kind="resume", expect_config=cfg)
+    assert resume["iter"] == cfg.max_iters + 1
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["config_hash"] == cfg.config_hash() and prov["best_iter"] == best["iter"]
+    assert prov["parameters"] == 1456
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_best_checkpoint_reproduces_its_row(tiny_run, dataset_dirs):
+    """Re-evaluating best.pt with the run's settings gives a score close to its row (sampling differs)."""
+    from toobig.data import read_dataset, training_prompts
+    from toobig.evaluate import Vocab, sample_prompts, score, tally
+    from toobig.train import build_model
+
+    cfg, out = tiny_run
+    ckpt = load_checkpoint(out / "best.pt")
+    text, meta, sets = read_dataset(dataset_dirs["arithmetic"])
+    model = build_model(cfg, len(meta["vocab"]))
+    model.load_state_dict(ckpt["model"])
+    samples = sample_prompts(model, Vocab(meta["vocab"]), training_prompts(sets, 91), 1, cfg.temperature, cfg.top_k,
+                             4, 20, torch.Generator().manual_seed(0))
+    assert score(tally(samples)) == pytest.approx(ckpt["score"], abs=0.02)
+
+
+def test_same_seed_same_bytes(make_cfg, dataset_dirs, tmp_path, tiny_run):
+    cfg, first = tiny_run
+    train(cfg, dataset_dirs["arithmetic"], tmp_path / "again")
+    for name in ("metrics.csv", "best.pt"):
+        assert (tmp_path / "again" / name).read_bytes() == (first / name).read_bytes(), name
+    other = make_cfg(seed=1338, **FAST_LEARNING)
+    train(other, dataset_dirs["arithmetic"], tmp_path / "seed1338")
+    assert (tmp_path / "seed1338" / "metrics.csv").read_bytes() != (first / "metrics.csv").read_bytes()
+
+
+@pytest.mark.parametrize("stop_after", [35, 20])
+def test_stop_and_resume_gives_the_same_bytes(dataset_dirs, tmp_path, tiny_run, stop_after):
+    """Stop before iteration K, then a fresh Trainer resumes from resume.pt (iteration 20) and finishes."""
+    cfg, full = tiny_run
+    out = tmp_path / "run"
+    assert train(cfg, dataset_dirs["arithmetic"], out, stop_after=stop_after) == {}
+    written = [int(r["iter"]) for r in rows_of(out)]
+    assert written == [i for i in (0, 10, 20, 30) if i < stop_after]
+    if stop_after > 20:
+        assert load_checkpoint(out / "resume.pt")["iter"] == 20
+    best = train(cfg, dataset_dirs["arithmetic"], out)
+    for name in ("metrics.csv", "best.pt"):
+        assert (out / name).read_bytes() == (full / name).read_bytes(), name
+    assert best["iter"] == load_checkpoint(full / "best.pt")["iter"]
+
+
+def test_resume_of_a_finished_run_changes_nothing(dataset_dirs, tmp_path, tiny_run):
+    cfg, full = tiny_run
+    out = tmp_path / "run"
+    train(cfg, dataset_dirs["arithmetic"], out)
+    before = {n: (out / n).read_bytes() for n in ("metrics.csv", "best.pt")}
+    best = train(cfg, dataset_dirs["arithmetic"], out)
+    assert {n: (out / n).read_bytes() for n in before} == before
+    assert best["iter"] == load_checkpoint(full / "best.pt")["iter"]
+
+
+def test_sigkill_and_restart_gives_the_same_bytes(make_cfg, dataset_dirs, tmp_path):
+    """A real kill: `python -m toobig train` killed with SIGKILL mid-run, then run again to the end."""
+    cfg = make_cfg(max_iters=240, eval_interval=20, loss_interval=40, checkpoint_interval=40, batch_size=32,
+                   warmup_iters=5, lr_decay_iters=240, learning_rate=3e-2, dropout=0.1, weight_decay=0.1)
+    run_config = tmp_path / "run.json"
+    run_config.write_text(json.dumps(cfg.to_dict()))
+    killed, reference = tmp_path / "killed", tmp_path / "reference"
+    cmd = [sys.executable, "-m", "toobig", "train", "--run-config", str(run_config),
+           "--data", str(dataset_dirs["arithmetic"]), "--out", str(killed), "--device", "cpu", "--threads", "1"]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            if (killed / "resume.pt").exists() and (killed / "metrics.csv").exists():
+                last = (killed / "metrics.csv").read_text().splitlines()[-1].split(",")[0]
+                if last.isdigit() and int(last) >= 60:
+                    break
+            time.sleep(0.02)
+        assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert load_checkpoint(killed / "resume.pt")["iter"] < cfg.max_iters
+    assert not (killed / "provenance.json").exists()
+    # a kill mid-write may leave a hidden temp file (never a truncated file under a real name); the restart adds none
+    left_by_kill = {p.name for p in killed.iterdir() if p.name.endswith(".tmp")}
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resuming at iteration" in done.stderr
+    train(cfg, dataset_dirs["arithmetic"], reference)
+    for name in ("metrics.csv", "best.pt"):
+        assert (killed / name).read_bytes() == (reference / name).read_bytes(), name
+    assert {p.name for p in killed.iterdir() if p.name.endswith(".tmp")} <= left_by_kill
+
+
+# ---- divergence -------------------------------------------------------------------------------------
+def test_infinite_learning_rate_stops_with_training_diverged(make_cfg, dataset_dirs, tmp_path):
+    cfg = make_cfg(learning_rate=float("inf"), eval_interval=5, loss_interval=5, checkpoint_interval=5,
+                   batch_size=32)
+    with pytest.raises(TrainingDiverged, match=r"at iteration 1\b"):
+        train(cfg, dataset_dirs["arithmetic"], tmp_path)
+    rows = rows_of(tmp_path)
+    assert [r["iter"] for r in rows] == ["0"]
+    assert math.isfinite(float(rows[0]["batch_loss"]))
+    assert load_checkpoint(tmp_path / "best.pt")["iter"] == 0
+
+
+def test_divergence_found_at_an_evaluation_iteration_is_training_diverged(make_cfg, dataset_dirs, tmp_path):
+    """The weights become NaN at step 0; iteration 1 is an evaluation. The run must still stop with
+    TrainingDiverged naming the iteration, not a RuntimeError from torch.multinomial on NaN probabilities."""
+    cfg = make_cfg(learning_rate=float("inf"), eval_interval=1, loss_interval=5, checkpoint_interval=5,
+                   batch_size=32)
+    with pytest.raises(TrainingDiverged, match=r"iteration 1\b"):
+        train(cfg, dataset_dirs["arithmetic"], tmp_path)
+    assert [r["iter"] for r in rows_of(tmp_path)] == ["0"]
+
+
+def test_nan_loss_mid_run_keeps_earlier_rows(make_cfg, dataset_dirs, tmp_path, monkeypatch):
+    """A loss that turns NaN at iteration 13 (a non-evaluation iteration) stops there; rows 0 and 10 stay."""
+    import toobig.model
+
+    original = toobig.model.GPT.forward
+    calls = {"n": 0}
+
+    def forward(self, idx, targets=None):
+        logits, loss = original(self, idx, targets)
+        if targets is not None and self.training:
+            calls["n"] += 1
+            if calls["n"] == 14:  # the 14th training step is iteration 13
+                loss = loss * float("nan")
+        return logits, loss
+
+    monkeypatch.setattr(toobig.model.GPT, "forward", forward)
+    cfg = make_cfg(batch_size=32)
+    with pytest.raises(TrainingDiverged, match=r"loss is nan at iteration 13\b"):
+        train(cfg, dataset_dirs["arithmetic"], tmp_path)
+    assert [r["iter"] for r in rows_of(tmp_path)] == ["0", "10"]
+
+
+# ---- resume safety ----------------------------------------------------------------------------------
+def test_resume_with_other_settings_is_refused(make_cfg, dataset_dirs, tmp_path, tiny_run):
+    cfg, full = tiny_run
+    (tmp_path / "resume.pt").write_bytes((full / "resume.pt").read_bytes())
+    other = make_cfg(**{**FAST_LEARNING, "learning_rate": 1e-3})
+    with pytest.raises(CheckpointError, match="learning_rate"):
+        train(other, dataset_dirs["arithmetic"], tmp_path)
+
+
+def test_truncated_resume_checkpoint_is_a_clear_error(dataset_dirs, tmp_path, tiny_run):
+    cfg, full = tiny_run
+    data = (full / "resume.pt").read_bytes()
+    (tmp_path / "resume.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        train(cfg, dataset_dirs["arithmetic"], tmp_path)
+
+
+def test_dataset_of_another_task_is_refused(make_cfg, dataset_dirs, tmp_path):
+    with pytest.raises(ValueError, match="task 'capitals'"):
+        Trainer(make_cfg(), dataset_dirs["capitals"], tmp_path, **QUIET)
+
+
+def test_missing_dataset_is_a_clear_error(make_cfg, tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing"):
+        Trainer(make_cfg(), tmp_path / "nowhere", tmp_path / "out", **QUIET)
+
+
+def test_capitals_and_joint_runs(make_cfg, dataset_dirs, tmp_path):
+    for task, facts, arith in (("capitals", 50, 0), ("joint", 50, 91)):
+        cfg = make_cfg(task=task, max_iters=10, eval_interval=10, loss_interval=10, batch_size=16)
+        train(cfg, dataset_dirs[task], tmp_path / task)
+        rows = rows_of(tmp_path / task)
+        assert int(rows[0]["facts_total"]) == facts and int(rows[0]["add_total"]) == arith
+        assert load_checkpoint(tmp_path / task / "best.pt")["vocab"] == json.loads(
+            (dataset_dirs[task] / "meta.json").read_text())["vocab"]
