@@ -61,6 +61,15 @@ def test_resume_continues_where_it_stopped(data, tmp_path):
     assert info["epochs_done"] == 4 and info["steps"] == 20
     assert list(pd.read_csv(tmp_path / "epochs.csv").epoch) == [1, 2, 3, 4]
     assert list(pd.read_csv(tmp_path / "evals.csv").epoch) == [0, 2, 4]
+    # constant lr: a finished run can be extended from its checkpoint (epochs is not part of the resume hash)
+    longer = blog_run_config_from_dict({**FAST, "epochs": 5, "eval_every": 2})
+    info = BlogTrainer(longer, data / "train.txt", data / "held.txt", tmp_path, log=lambda m: None).run()
+    assert info["epochs_done"] == 5 and list(pd.read_csv(tmp_path / "evals.csv").epoch) == [0, 2, 4, 5]
+    # other settings do not resume from it
+    messages = []
+    other = blog_run_config_from_dict({**FAST, "epochs": 5, "eval_every": 2, "learning_rate": 1e-3})
+    BlogTrainer(other, data / "train.txt", data / "held.txt", tmp_path, log=messages.append).try_resume()
+    assert messages and messages[0].startswith("ignoring")
 
 
 def test_nan_loss_stops_with_a_clear_error(data, tmp_path, monkeypatch):
@@ -112,13 +121,13 @@ def _tables(train_loss, eval_loss, eval_mode, train_exact, held_exact):
 
 
 def test_claim_verdicts_on_hand_made_tables():
-    # train loss (logged) halves its drop at epoch 3, eval loss at epoch 1; eval-mode train loss tracks eval loss
-    epochs, evals, behaviour = _tables([5, 4.5, 3, 2.6, 2.5], [5, 3, 2.6, 2.5, 2.45, 2.4], [5, 3, 2.6, 2.5, 2.4, 2.4],
+    # train loss (logged) halves its drop at epoch 4, eval loss at epoch 1; eval-mode train loss tracks eval loss
+    epochs, evals, behaviour = _tables([5, 4.8, 4.5, 3, 2.5], [5, 3, 2.6, 2.5, 2.45, 2.4], [5, 3, 2.6, 2.5, 2.4, 2.4],
                                        [0, 0.5, 0.95, 1, 1, 1], [0, 0.1, 0.1, 0.15, 0.6, 0.6])
     verdicts = {c["claim"]: c for c in judge_claims(epochs, evals, behaviour, THRESHOLDS)}
     assert verdicts["eval_loss_falls_before_train_loss"]["verdict"] == "supported"
     assert verdicts["eval_loss_falls_before_train_loss"]["evidence"]["epoch_eval_loss_half_drop"] == 1
-    assert verdicts["eval_loss_falls_before_train_loss"]["evidence"]["epoch_train_loss_half_drop"] == 3
+    assert verdicts["eval_loss_falls_before_train_loss"]["evidence"]["epoch_train_loss_half_drop"] == 4
     assert verdicts["eval_below_train_explained_by_dropout"]["verdict"] == "supported"
     assert verdicts["operation_right_when_answer_wrong"]["verdict"] == "supported"
     assert verdicts["division_numerically_close"]["verdict"] == "supported"
@@ -126,6 +135,16 @@ def test_claim_verdicts_on_hand_made_tables():
     # memorised at epoch 2, then held-out exact jumps 0.15 -> 0.6 at epoch 4: a grokking transition
     assert verdicts["no_memorisation_then_grokking"]["verdict"] == "not supported"
     assert verdicts["no_memorisation_then_grokking"]["evidence"]["first_epoch_train_exact_ge_threshold"] == 2
+
+
+def test_loss_order_closer_than_the_eval_interval_is_undetermined():
+    epochs, evals, behaviour = _tables([5, 3, 2.6, 2.5, 2.5], [5, 3, 2.6, 2.5, 2.45, 2.4], [5, 3, 2.6, 2.5, 2.4, 2.4],
+                                       [0] * 6, [0] * 6)
+    evals = evals[evals.epoch % 2 == 0]          # evaluated every 2 epochs: 0, 2, 4
+    verdict = judge_claims(epochs, evals, behaviour, THRESHOLDS)[0]
+    assert verdict["evidence"]["epoch_eval_loss_half_drop"] == 2
+    assert verdict["evidence"]["epoch_train_loss_half_drop"] == 2
+    assert verdict["verdict"] == "undetermined"
 
 
 def test_learn_to_stop_comparison_verdict():

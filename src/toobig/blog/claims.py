@@ -39,14 +39,21 @@ def judge_claims(epochs: pd.DataFrame, evals: pd.DataFrame, behaviour: pd.DataFr
     train_fall = _fall_epoch(train_logged.index.to_series(), train_logged)
     eval_fall = _fall_epoch(ev.index.to_series(), ev["eval_loss"])
     eval_mode_fall = _fall_epoch(ev.index.to_series(), ev["train_loss_eval_mode"])
-    ok = None if train_fall is None or eval_fall is None else eval_fall < train_fall
+    grid = float(ev.index.to_series().diff().max()) if len(ev) > 1 else math.inf   # eval resolution, epochs
+    if train_fall is None or eval_fall is None or abs(train_fall - eval_fall) < grid:
+        ok = None       # not separable at the resolution of the evaluations
+    else:
+        ok = eval_fall < train_fall
     out.append({"claim": "eval_loss_falls_before_train_loss",
                 "text": "Evaluation loss falls before training loss",
                 "verdict": _verdict(ok),
                 "evidence": {"epoch_train_loss_half_drop": train_fall, "epoch_eval_loss_half_drop": eval_fall,
-                             "epoch_train_loss_eval_mode_half_drop": eval_mode_fall,
-                             "note": "half of the drop from the first value to the minimum; eval loss is only "
-                                     "measured every eval_every epochs, so ties resolve to that grid"}})
+                             "epoch_train_loss_eval_mode_half_drop": eval_mode_fall, "eval_resolution_epochs": grid,
+                             "note": "epoch at which each loss first covers half of its drop from its first value to "
+                                     "its minimum; undetermined when the two are closer than the evaluation "
+                                     "interval. The logged train loss is an epoch mean with dropout on, so it lags; "
+                                     "the eval-mode train loss shows whether the model itself fits the training set "
+                                     "later than the held-out set"}})
 
     # 2) "eval loss below train loss" explained by dropout: compare with the eval-mode train loss
     both = ev.join(train_logged.rename("logged"), how="inner").dropna(subset=["logged"])

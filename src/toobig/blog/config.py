@@ -53,6 +53,13 @@ class BlogRunConfig:
     def config_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
+    def resume_hash(self) -> str:
+        """Hash of everything that shapes the training trajectory and its tables. `epochs` is left out: the
+        learning rate is constant, so a run stopped at N epochs is the first N epochs of a longer one and
+        can be extended (or cut short) from its checkpoint."""
+        values = {k: v for k, v in self.to_dict().items() if k != "epochs"}
+        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
+
 
 def _typed(name: str, value, expected):
     if expected is float and isinstance(value, int) and not isinstance(value, bool):

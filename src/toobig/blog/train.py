@@ -109,7 +109,7 @@ class BlogTrainer:
     # -- checkpointing -----------------------------------------------------------------------------
     def save_resume(self) -> None:
         atomic_torch_save({
-            "config_hash": self.cfg.config_hash(), "model": self.model.state_dict(), "opt": self.opt.state_dict(),
+            "resume_hash": self.cfg.resume_hash(), "model": self.model.state_dict(), "opt": self.opt.state_dict(),
             "epoch": self.epoch, "step": self.step, "wall": self.wall, "torch_rng": torch.get_rng_state(),
             "rows": [self.epoch_rows, self.eval_rows, self.behaviour_rows, self.trace_rows],
             "last_predictions": self.last_predictions,
@@ -119,7 +119,7 @@ class BlogTrainer:
         if not self.ckpt.exists():
             return False
         state = torch.load(self.ckpt, weights_only=False)
-        if state["config_hash"] != self.cfg.config_hash():
+        if state.get("resume_hash") != self.cfg.resume_hash():
             self.log(f"ignoring {self.ckpt}: written by other settings")
             return False
         self.model.load_state_dict(state["model"])
