@@ -216,6 +216,8 @@ class Trainer:
         """Train to max_iters (or stop before iteration stop_after, for tests); returns the best row."""
         cfg, out = self.cfg, self.out
         out.mkdir(parents=True, exist_ok=True)
+        for stale in out.glob(".*.tmp"):  # left by a kill in the middle of an atomic write
+            stale.unlink()
         self.try_resume()
         t0 = time.perf_counter() - self.wall_before
         self.model.train()
@@ -230,6 +232,7 @@ class Trainer:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             if it % cfg.eval_interval == 0:
+                self._check_finite_weights(it)
                 last_row = self.evaluate(it, lr)
                 if last_row["score"] > self.best_score:  # strict: ties keep the earliest evaluation
                     self.best_score = last_row["score"]
@@ -249,11 +252,7 @@ class Trainer:
                     self.loss_sum[0] += loss_value
                     self.loss_sum[1] += 1
                 if not math.isfinite(loss_value):
-                    raise TrainingDiverged(
-                        f"[{self.tag}] loss is {loss_value} at iteration {it}; stopping. metrics.csv and best.pt "
-                        f"keep the evaluations up to iteration {self.rows[-1]['iter'] if self.rows else 'none'}; "
-                        "lower the learning rate or check the data"
-                    )
+                    raise self._diverged(f"the loss is {loss_value} at iteration {it}")
             loss.backward()
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -275,6 +274,17 @@ class Trainer:
         best = max(self.rows, key=lambda r: (r["score"], -r["iter"]))
         self._write_provenance(wall, best)
         return best
+
+    def _check_finite_weights(self, it: int) -> None:
+        """Sampling from NaN weights fails deep inside torch: name the divergence here instead."""
+        finite = torch.stack([p.detach().isfinite().all() for p in self.model.parameters()]).all()
+        if not bool(finite):
+            raise self._diverged(f"the weights became NaN or infinite before iteration {it}")
+
+    def _diverged(self, what: str) -> TrainingDiverged:
+        kept = self.rows[-1]["iter"] if self.rows else "none"
+        return TrainingDiverged(f"[{self.tag}] {what}; stopping. metrics.csv and best.pt keep the evaluations up to "
+                                f"iteration {kept}; lower the learning rate or check the data")
 
     def _progress_line(self, row: dict, wall: float) -> str:
         parts = [f"[{self.tag}] iter {row['iter']:>6}/{self.cfg.max_iters}", f"score {row['score']:.3f}"]

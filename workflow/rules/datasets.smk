@@ -12,5 +12,7 @@ rule make_dataset:
         f"{RESULTS}/logs/make_dataset/{{task}}.log",
     wildcard_constraints:
         task="arithmetic|capitals|joint",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/make_dataset.py"

@@ -26,5 +26,7 @@ rule train_model:
     threads: config["threads_per_job"]
     resources:
         gpu=get_run_gpus,
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/train_model.py"

@@ -1,0 +1,136 @@
+"""The Snakemake workflow: config validation, what a target schedules, profiles, lint, packaging."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def snakemake(*args: str, overrides: dict | None = None, tmp_path: Path | None = None) -> subprocess.CompletedProcess:
+    """Run snakemake in the repository, with typed config overrides from a temporary YAML file."""
+    cmd = [sys.executable, "-m", "snakemake", "--nolock", "--cores", "2"]
+    if overrides is not None:
+        extra = tmp_path / "overrides.yaml"
+        extra.write_text(yaml.safe_dump(overrides))
+        cmd += ["--configfiles", str(ROOT / "config.yaml"), str(extra)]
+    cmd += list(args)  # targets last, after "--" (list options would swallow them)
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Job counts from a dry run's 'Job stats' table."""
+    stats = output.split("Job stats:", 1)[1] if "Job stats:" in output else ""
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
+
+
+def scheduled_runs(output: str) -> set[tuple[str, str, str]]:
+    return set(re.findall(r"wildcards: regime=(\w+), task=(\w+), model=(\w+), seed=\d+", output))
+
+
+def test_table3_target_schedules_only_the_capitals_runs(tmp_path):
+    res = snakemake("-n", "--", f"{tmp_path}/results/tables/table3.csv",
+                    overrides={"results_dir": f"{tmp_path}/results", "run_mlt": "never"}, tmp_path=tmp_path)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout + res.stderr
+    assert scheduled_runs(out) == {("main", "capitals", m) for m in ("n14", "n28", "n56")}
+    jobs = planned_jobs(out)
+    assert jobs["train_model"] == 3
+    assert jobs["make_dataset"] == 1
+    assert sum(v for k, v in jobs.items() if k not in ("train_model", "make_dataset")) == 1  # one table job
+
+
+def test_mlt_runs_are_gpu_jobs_when_planned(tmp_path):
+    res = snakemake("-n", "-p", "--", f"{tmp_path}/results/tables/table2.csv",
+                    overrides={"results_dir": f"{tmp_path}/results", "run_mlt": "always"}, tmp_path=tmp_path)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout + res.stderr
+    assert ("main", "arithmetic", "mlt") in scheduled_runs(out)
+    # each job block lists its wildcards then its resources: the MLT block asks for a GPU, the n-models do not
+    blocks = out.split("rule train_model:")[1:]
+    gpus = {re.search(r"model=(\w+)", b).group(1): re.search(r"gpu=(\d)", b).group(1) for b in blocks}
+    assert gpus == {"n14": "0", "n28": "0", "n56": "0", "mlt": "1"}
+
+
+def test_without_a_gpu_the_default_plans_no_mlt_run(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: run_mlt: auto plans the MLT here")
+    res = snakemake("-n", overrides={"results_dir": f"{tmp_path}/results", "blog": {"enabled": False}},
+                    tmp_path=tmp_path)
+    assert res.returncode == 0, res.stderr
+    runs = scheduled_runs(res.stdout + res.stderr)
+    assert len(runs) == 18 and not any(m == "mlt" for _, _, m in runs)
+
+
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        ({"training": {"max_iter": 10}}, "max_iter"),
+        ({"training": {"max_iters": "many"}}, "max_iters"),
+        ({"evaluation": {"grid": 95}}, "grid"),
+        ({"models": ["n14", "n99"]}, "models"),
+    ],
+)
+def test_invalid_config_stops_with_a_message_naming_the_key(tmp_path, overrides, key):
+    res = snakemake("-n", overrides=overrides, tmp_path=tmp_path)
+    assert res.returncode != 0
+    err = res.stderr + res.stdout
+    assert "config.yaml is invalid" in err and key in err
+
+
+def test_editing_a_protocol_value_changes_only_the_affected_runs_params():
+    """Run settings are rule params: a capitals batch-size edit changes capitals runs, nothing else."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from toobig.config import load_config, resolve_run
+
+    config = load_config(ROOT / "config.yaml")
+    before = {(t, m): resolve_run(config, t, m, "main", 1337) for t in ("arithmetic", "capitals", "joint") for m in ("n14", "n56")}
+    config["task_settings"]["capitals"]["batch_size"] = 100
+    changed = {k for k, v in before.items() if resolve_run(config, *k, "main", 1337) != v}
+    assert changed == {("capitals", "n14"), ("capitals", "n56")}
+
+
+def test_slurm_profile_dry_run_requests_gpus_for_mlt(tmp_path):
+    extra = tmp_path / "where.yaml"
+    extra.write_text(yaml.safe_dump({"results_dir": f"{tmp_path}/results", "blog": {"enabled": False}}))
+    res = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--nolock", "-n", "--workflow-profile", "profiles/slurm",
+         "--configfiles", "config.yaml", "profiles/slurm/overrides.yaml", str(extra)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = res.stdout + res.stderr
+    assert ("controlled", "joint", "mlt") in scheduled_runs(out)
+    assert planned_jobs(out)["train_model"] == 24
+
+
+def test_lint_reports_nothing():
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--nolock"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Lints for" not in res.stdout + res.stderr, res.stdout + res.stderr
+
+
+def _pins(requirements) -> dict[str, str]:
+    pins = {}
+    for req in requirements:
+        name, _, version = req.split("#")[0].strip().partition("==")
+        pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def test_environment_yml_names_the_same_pinned_packages_as_pyproject():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
+    pip_section = next(d["pip"] for d in env if isinstance(d, dict))
+    assert _pins(project) == _pins(pip_section)
+    assert all(v for v in _pins(project).values()), "every dependency is pinned"
