@@ -64,6 +64,8 @@ rule make_blog_dataset:
         data=config["blog"]["data"],
     log:
         f"{BLOG}/logs/make_blog_dataset.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/blog_make_dataset.py"
 
@@ -89,6 +91,8 @@ rule train_blog_model:
     threads: 1
     resources:
         gpu=blog_run_gpus,
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/blog_train_model.py"
 
@@ -102,6 +106,8 @@ rule plot_blog_dynamics:
         figure=report(f"{BLOG_RUN}/dynamics.png", caption="../report/blog_dynamics.rst", category="Blog experiment"),
     log:
         f"{BLOG}/logs/plot_blog_dynamics/{{model}}_stop-{{stop}}.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/blog_plot_dynamics.py"
 
@@ -119,6 +125,8 @@ rule make_blog_prediction_table:
         k=config["blog"]["evaluation"]["decimals_k"],
     log:
         f"{BLOG}/logs/make_blog_prediction_table/{{model}}_stop-{{stop}}.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/blog_prediction_table.py"
 
@@ -134,6 +142,8 @@ rule judge_blog_claims:
         thresholds=config["blog"]["claims"],
     log:
         f"{BLOG}/logs/judge_blog_claims/{{model}}_stop-{{stop}}.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/blog_judge_claims.py"
 
@@ -147,6 +157,8 @@ rule compare_blog_learn_to_stop:
                       category="Blog experiment"),
     log:
         f"{BLOG}/logs/compare_blog_learn_to_stop.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/blog_compare_learn_to_stop.py"
 
@@ -168,5 +180,7 @@ rule write_blog_summary:
         names=blog_runs(),
     log:
         f"{BLOG}/logs/write_blog_summary.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/blog_write_summary.py"

@@ -21,5 +21,7 @@ rule make_figure:
         f"{RESULTS}/logs/make_figure/figure{{n}}.log",
     wildcard_constraints:
         n="[1-7]",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/make_figure.py"

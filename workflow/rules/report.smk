@@ -13,6 +13,8 @@ rule check_claims:
         extended_dir=EXTENDED_RUN_DIR,
     log:
         f"{RESULTS}/logs/check_claims.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/make_claims.py"
 
@@ -33,5 +35,7 @@ rule render_report:
         extended_dir=EXTENDED_RUN_DIR,
     log:
         f"{RESULTS}/logs/render_report.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/render_report.py"

@@ -22,6 +22,8 @@ rule make_table:
         f"{RESULTS}/logs/make_table/table{{n}}.log",
     wildcard_constraints:
         n="[1-7]",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/make_table.py"
 
@@ -39,5 +41,7 @@ rule evaluate_ood:
         regime="main|controlled",
         model="n14|n28|n56|mlt",
         seed=r"\d+",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/evaluate_ood.py"
