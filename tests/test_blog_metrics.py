@@ -42,6 +42,12 @@ def test_operation_recognised_skips_operations_with_the_same_result():
     assert score(Problem("SUM", 2, 2, "4"), "4")["op_recognised"] is True      # 2 + 2 == 2 * 2
 
 
+def test_operation_recognised_is_exact_for_run_on_answers():
+    # 2.4e21 is 228 away from... nothing a float can tell apart: exactly, it is nearest to 3 * 76 = 228
+    assert score(Problem("MULTIPLY", 3, 76, "228"), "2400080808080808080801")["op_recognised"] is True
+    assert score(Problem("SUM", 3, 76, "79"), "2400080808080808080801")["op_recognised"] is False
+
+
 def test_sign():
     assert score(SUB, "-1")["sign_correct"] is True
     assert score(SUB, "5")["sign_correct"] is False

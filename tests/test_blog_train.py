@@ -49,6 +49,16 @@ def test_tiny_training_run_loss_falls(finished_run):
     assert not (out / "model" / "config.json").exists() or json.loads((out / "model" / "config.json").read_text())["n_embd"] == 32
 
 
+def test_behaviour_can_be_recomputed_from_the_stored_answers(finished_run):
+    out, _ = finished_run
+    from toobig.blog.report import behaviour_from_answers
+
+    again = behaviour_from_answers(out / "answers.csv.gz")
+    stored = pd.read_csv(out / "behaviour.csv")
+    assert list(again.columns) == list(stored.columns)
+    pd.testing.assert_frame_equal(again, stored, check_dtype=False, rtol=1e-5)
+
+
 def test_resume_continues_where_it_stopped(data, tmp_path):
     cfg = blog_run_config_from_dict({**FAST, "epochs": 4, "eval_every": 2})
     first = BlogTrainer(cfg, data / "train.txt", data / "held.txt", tmp_path, log=lambda m: None)

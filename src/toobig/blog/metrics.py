@@ -6,7 +6,9 @@ generated after the prompt. Its numeric value is its leading number (`-594ULTIPL
   exact                 answer == expected string
   parsed                the answer starts with a number
   op_recognised         the value is strictly closer to the asked operation's result than to the result
-                        of every other operation on the same operands (others with the same result skipped)
+                        of every other operation on the same operands (others with the same result skipped),
+                        in exact rational arithmetic. Caveat: a run-on answer far larger than every result is
+                        nearest to the largest one (usually MULTIPLY's)
   sign_correct          sign(value) == sign(expected), 0 counted as its own sign
   magnitude_correct     same number of integer digits as the expected answer
   digit_accuracy        expected digits matched position by position, aligned on the decimal point
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+from fractions import Fraction
 
 from toobig.blog.config import OPERATIONS
 from toobig.blog.data import Problem, compute
@@ -61,18 +64,26 @@ def digit_accuracy(predicted: str | None, expected: str) -> float:
     return hits / (len(exp_int) + len(exp_frac))
 
 
-def op_recognised(value: float, problem: Problem) -> bool:
-    asked = compute(problem.op, problem.a, problem.b)
+def exact_result(op: str, a: int, b: int) -> Fraction:
+    """The operation's result as an exact rational (division included)."""
+    return Fraction(a, b) if op == "DIVIDE" else Fraction(compute(op, a, b))
+
+
+def op_recognised(number: str, problem: Problem) -> bool:
+    """Exact rational distances: floats tie at run-on answers of 20+ digits, where every result is 'equally far'."""
+    value = Fraction(number)
+    asked = exact_result(problem.op, problem.a, problem.b)
     d_asked = abs(value - asked)
     for op in OPERATIONS:
-        other = compute(op, problem.a, problem.b)
+        other = exact_result(op, problem.a, problem.b)
         if op != problem.op and other != asked and not d_asked < abs(value - other):
             return False
     return True
 
 
-def nearest_operation(value: float, problem: Problem) -> str:
-    return min(OPERATIONS, key=lambda op: (abs(value - compute(op, problem.a, problem.b)), op != problem.op))
+def nearest_operation(number: str, problem: Problem) -> str:
+    value = Fraction(number)
+    return min(OPERATIONS, key=lambda op: (abs(value - exact_result(op, problem.a, problem.b)), op != problem.op))
 
 
 def score(problem: Problem, answer: str, stopped: bool = False, k: int = 3) -> dict:
@@ -94,7 +105,7 @@ def score(problem: Problem, answer: str, stopped: bool = False, k: int = 3) -> d
         value = float(prefix)
         row.update(
             value=value,
-            op_recognised=op_recognised(value, problem),
+            op_recognised=op_recognised(prefix, problem),
             sign_correct=_sign(value) == _sign(exp_value),
             magnitude_correct=integer_digits(prefix) == integer_digits(expected),
             digit_accuracy=digit_accuracy(prefix, expected),

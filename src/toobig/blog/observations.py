@@ -16,8 +16,7 @@ def observe(problem: Problem, row: dict, k: int = 3) -> str:
     if row["truncated"]:
         return "correct prefix, stopped early"
     if not row["op_recognised"]:
-        value = float(numeric_prefix(row["answer"]))
-        return f"closer to {nearest_operation(value, problem)} than to {problem.op}"
+        return f"closer to {nearest_operation(numeric_prefix(row['answer']), problem)} than to {problem.op}"
     parts = ["correct sign" if row["sign_correct"] else "wrong sign"]
     pred_digits = integer_digits(numeric_prefix(row["answer"]))
     exp_digits = integer_digits(problem.result)

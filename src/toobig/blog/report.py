@@ -15,6 +15,8 @@ import jinja2
 import pandas as pd
 
 from toobig.blog.claims import compare_learn_to_stop, judge_claims
+from toobig.blog.data import Problem
+from toobig.blog.metrics import aggregate, score
 from toobig.blog.plots import plot_dynamics, plot_learn_to_stop
 from toobig.blog.tables import final_metrics, observation_counts, prediction_table
 from toobig.fsutil import atomic_write_text
@@ -40,6 +42,20 @@ def dump_json(obj, path) -> None:
 def read_run(run_dir) -> dict[str, pd.DataFrame]:
     run_dir = Path(run_dir)
     return {name: pd.read_csv(run_dir / f"{name}.csv") for name in ("epochs", "evals", "behaviour")}
+
+
+def behaviour_from_answers(answers_csv, k: int = 3) -> pd.DataFrame:
+    """behaviour.csv recomputed from the stored answers (after a metric changes, without retraining)."""
+    answers = pd.read_csv(answers_csv, dtype={"answer": str, "expected": str}, keep_default_na=False)
+    rows = []
+    for (epoch, split), group in answers.groupby(["epoch", "split"], sort=True):
+        scored = [score(Problem(r.op, int(r.a), int(r.b), r.expected), r.answer, str(r.stopped) == "True", k)
+                  for r in group.itertuples(index=False)]
+        rows += [{"epoch": epoch, "split": split, **agg} for agg in aggregate(scored)]
+    order = {"heldout": 0, "train_subset": 1}
+    df = pd.DataFrame(rows)
+    return df.sort_values(["epoch", "split"], key=lambda c: c.map(order) if c.name == "split" else c,
+                          kind="stable").reset_index(drop=True)
 
 
 def write_run_figure(epochs_csv, evals_csv, behaviour_csv, png, title: str = "") -> None:

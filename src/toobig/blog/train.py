@@ -9,6 +9,8 @@ loss = mean cross-entropy over the unmasked targets (see encoding.py). Written b
                   targets and over the answer targets only
   behaviour.csv   every eval: metrics.aggregate per split (heldout, train_subset) and operation
   trace.csv       every eval: the answers to a fixed handful of held-out prompts (3 per operation)
+  answers.csv.gz  every eval: every answer field and end-of-text flag, so metrics can be recomputed
+                  without retraining (report.behaviour_from_answers)
   predictions.csv the final eval: every held-out and train-subset prediction with its metrics
   run.json        settings, config hash, wall time, epochs done
 
@@ -18,7 +20,9 @@ epochs and after each eval; a rerun continues from it. A NaN loss stops the run 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
+import os
 import json
 import math
 import random
@@ -44,6 +48,12 @@ EVAL_COLUMNS = ["epoch", "step", "train_loss_logged", "train_loss_eval_mode", "e
 
 def _say(message: str) -> None:
     print(message, flush=True)
+
+
+def atomic_write_gzip(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(gzip.compress(text.encode(), mtime=0))
+    os.replace(tmp, path)
 
 
 class NaNLossError(FloatingPointError):
@@ -104,6 +114,7 @@ class BlogTrainer:
         self.behaviour_rows: list[dict] = []
         self.trace_rows: list[dict] = []
         self.last_predictions: list[dict] | None = None
+        self.answer_rows: list[dict] = []
         self.ckpt = self.out / "checkpoint" / "resume.pt"
 
     # -- checkpointing -----------------------------------------------------------------------------
@@ -112,7 +123,7 @@ class BlogTrainer:
             "resume_hash": self.cfg.resume_hash(), "model": self.model.state_dict(), "opt": self.opt.state_dict(),
             "epoch": self.epoch, "step": self.step, "wall": self.wall, "torch_rng": torch.get_rng_state(),
             "rows": [self.epoch_rows, self.eval_rows, self.behaviour_rows, self.trace_rows],
-            "last_predictions": self.last_predictions,
+            "last_predictions": self.last_predictions, "answer_rows": self.answer_rows,
         }, self.ckpt)
 
     def try_resume(self) -> bool:
@@ -128,6 +139,7 @@ class BlogTrainer:
         torch.set_rng_state(state["torch_rng"])
         self.epoch_rows, self.eval_rows, self.behaviour_rows, self.trace_rows = state["rows"]
         self.last_predictions = state["last_predictions"]
+        self.answer_rows = state["answer_rows"]
         self.log(f"resumed at epoch {self.epoch} (step {self.step})")
         return True
 
@@ -167,6 +179,8 @@ class BlogTrainer:
             rows = self.predict(problems)
             for r in rows:
                 r["split"] = split
+                self.answer_rows.append({"epoch": self.epoch, "split": split, "op": r["op"], "a": r["a"], "b": r["b"],
+                                         "expected": r["expected"], "answer": r["answer"], "stopped": r["stopped"]})
             predictions += rows
             for agg in aggregate(rows):
                 self.behaviour_rows.append({"epoch": self.epoch, "split": split, **agg})
@@ -188,6 +202,7 @@ class BlogTrainer:
         atomic_write_text(self.out / "evals.csv", rows_to_csv(self.eval_rows, EVAL_COLUMNS))
         atomic_write_text(self.out / "behaviour.csv", rows_to_csv(self.behaviour_rows))
         atomic_write_text(self.out / "trace.csv", rows_to_csv(self.trace_rows))
+        atomic_write_gzip(self.out / "answers.csv.gz", rows_to_csv(self.answer_rows))
         if predictions is not None:
             cols = ["split", "op", "a", "b", "expected", "answer", "generated", "exact", "parsed", "stopped",
                     "op_recognised", "sign_correct", "magnitude_correct", "digit_accuracy", "termination_failure",
