@@ -80,6 +80,14 @@ def test_termination_failure_is_correct_prefix_plus_run_on():
     assert not score(MUL, "89121")["termination_failure"] and score(MUL, "89121")["truncated"]
 
 
+def test_overlong_counts_digits_whatever_the_prefix():
+    assert score(SUB, "-308781889")["overlong"] is True          # the posts' "magnitude explosion"
+    assert score(SUB, "-9999")["overlong"] is True
+    assert score(SUB, "-999")["overlong"] is False
+    assert score(DIV, "10.6962025316455712")["overlong"] is True
+    assert score(SUB, "ULT")["overlong"] is False
+
+
 def test_decimal_aware_division():
     assert score(DIV, "10.6962", k=3)["within_k"] is True
     assert score(DIV, "10.69", k=3)["within_k"] is False

@@ -123,7 +123,7 @@ def _tables(train_loss, eval_loss, eval_mode, train_exact, held_exact):
     for e, (t, h) in enumerate(zip(train_exact, held_exact)):
         for op in ("SUM", "SUBTRACT", "MULTIPLY", "DIVIDE", "ALL"):
             base = {"epoch": e, "op": op, "n_wrong": 10, "op_recognised_when_wrong": 0.95, "termination_when_wrong": 0.5,
-                    "termination_failure": 0.3, "run_on_digits": 0.3, "rel_error_median": 0.01, "rel_error_p90": 0.2,
+                    "termination_failure": 0.3, "run_on_digits": 0.3, "overlong": 0.5, "rel_error_median": 0.01, "rel_error_p90": 0.2,
                     "within_k": 0.4, "stopped": 0.0, "op_recognised": 0.97, "digit_accuracy": 0.6}
             rows.append({**base, "split": "train_subset", "exact": t})
             rows.append({**base, "split": "heldout", "exact": h})

@@ -16,7 +16,7 @@ TINY_MODEL = {"init": "scratch", "pretrained": "", "n_layer": 1, "n_embd": 16, "
 
 
 @pytest.mark.skipif(not os.environ.get("TOOBIG_SLOW_TESTS"),
-                    reason="runs 11 Snakemake jobs (~45 s CPU); set TOOBIG_SLOW_TESTS=1")
+                    reason="runs 14 Snakemake jobs (~45 s CPU); set TOOBIG_SLOW_TESTS=1")
 def test_blog_rules_run_end_to_end(tmp_path):
     blog = yaml.safe_load((REPO / "config.yaml").read_text())["blog"]
     blog["data"]["n_lines"] = 120

@@ -1,6 +1,7 @@
 # The blog experiment (issue 7): four-operation arithmetic on a GPT-2-family model, with
 # partial-correctness metrics read beside the loss. Switched by config["blog"]["enabled"].
-#   make_blog_dataset -> train_blog_model (per model and learn_to_stop) -> plot/tables/claims per run
+#   make_blog_dataset -> train_blog_model (per model and learn_to_stop; writes raw answers every eval)
+#   -> score_blog_answers (metrics from the answers: a metric change never retrains) -> plot/tables/claims
 #   -> compare_blog_learn_to_stop -> write_blog_summary (results/blog/summary.json + HTML fragment)
 
 BLOG = f"{config.get('results_dir', 'results')}/blog"
@@ -39,8 +40,8 @@ def blog_run_paths(kind):
 def blog_comparison_inputs(wildcards):
     model = config["blog"]["model"]
     return {
-        "off": f"{BLOG}/runs/{model}_stop-off/behaviour.csv",
-        "on": f"{BLOG}/runs/{model}_stop-on/behaviour.csv",
+        "off": f"{BLOG}/runs/{model}_stop-off/scores.csv",
+        "on": f"{BLOG}/runs/{model}_stop-on/scores.csv",
     }
 
 
@@ -80,6 +81,7 @@ rule train_blog_model:
         behaviour=f"{BLOG_RUN}/behaviour.csv",
         trace=f"{BLOG_RUN}/trace.csv",
         predictions=f"{BLOG_RUN}/predictions.csv",
+        answers=f"{BLOG_RUN}/answers.csv.gz",
         run=f"{BLOG_RUN}/run.json",
     params:
         run=blog_run_params,
@@ -97,11 +99,24 @@ rule train_blog_model:
         "../scripts/blog_train_model.py"
 
 
+rule score_blog_answers:
+    input:
+        answers=rules.train_blog_model.output.answers,
+    output:
+        scores=f"{BLOG_RUN}/scores.csv",
+    params:
+        k=config["blog"]["evaluation"]["decimals_k"],
+    log:
+        f"{BLOG}/logs/score_blog_answers/{{model}}_stop-{{stop}}.log",
+    script:
+        "../scripts/blog_score_answers.py"
+
+
 rule plot_blog_dynamics:
     input:
         epochs=rules.train_blog_model.output.epochs,
         evals=rules.train_blog_model.output.evals,
-        behaviour=rules.train_blog_model.output.behaviour,
+        behaviour=rules.score_blog_answers.output.scores,
     output:
         figure=report(f"{BLOG_RUN}/dynamics.png", caption="../report/blog_dynamics.rst", category="Blog experiment"),
     log:
@@ -115,7 +130,7 @@ rule plot_blog_dynamics:
 rule make_blog_prediction_table:
     input:
         predictions=rules.train_blog_model.output.predictions,
-        behaviour=rules.train_blog_model.output.behaviour,
+        behaviour=rules.score_blog_answers.output.scores,
     output:
         table=report(f"{BLOG_RUN}/prediction_table.csv", caption="../report/blog_prediction_table.rst",
                      category="Blog experiment"),
@@ -135,7 +150,7 @@ rule judge_blog_claims:
     input:
         epochs=rules.train_blog_model.output.epochs,
         evals=rules.train_blog_model.output.evals,
-        behaviour=rules.train_blog_model.output.behaviour,
+        behaviour=rules.score_blog_answers.output.scores,
     output:
         claims=f"{BLOG_RUN}/claims.json",
     params:

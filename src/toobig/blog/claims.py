@@ -104,7 +104,10 @@ def judge_claims(epochs: pd.DataFrame, evals: pd.DataFrame, behaviour: pd.DataFr
                 "text": "Termination failures (correct prefix, run-on digits) are common",
                 "verdict": _verdict(ok),
                 "evidence": {"termination_when_wrong": value, "termination_failure_all": f["termination_failure"],
-                             "run_on_digits_all": f["run_on_digits"], "threshold": thresholds["termination_common"]}})
+                             "run_on_digits_all": f["run_on_digits"], "overlong_all": f.get("overlong", math.nan),
+                             "stopped_all": f["stopped"], "threshold": thresholds["termination_common"],
+                             "note": "termination failure = correct answer followed by run-on text; overlong = "
+                                     "more digits than expected whatever the first digits (no correct prefix needed)"}})
 
     # 6) "no memorisation-then-grokking transition within the run"
     tr = behaviour[(behaviour.split == "train_subset") & (behaviour.op == "ALL")].set_index("epoch")["exact"]
@@ -132,8 +135,8 @@ def compare_learn_to_stop(off: pd.DataFrame, on: pd.DataFrame) -> dict:
     for op in ("SUM", "SUBTRACT", "MULTIPLY", "DIVIDE", "ALL"):
         a, b = final(off, op=op), final(on, op=op)
         rows[op] = {m: {"off": float(a[m]), "on": float(b[m])}
-                    for m in ("exact", "termination_failure", "run_on_digits", "stopped", "op_recognised",
-                              "digit_accuracy")}
+                    for m in ("exact", "termination_failure", "run_on_digits", "overlong", "stopped",
+                              "op_recognised", "digit_accuracy")}
     off_t, on_t = rows["ALL"]["termination_failure"]["off"], rows["ALL"]["termination_failure"]["on"]
     if off_t == 0:
         verdict = "undetermined"     # nothing to remove

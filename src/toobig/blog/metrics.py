@@ -16,6 +16,8 @@ generated after the prompt. Its numeric value is its leading number (`-594ULTIPL
   termination_failure   answer = expected + a non-empty run-on tail (correct prefix, failed to stop)
   run_on_digits         termination_failure whose tail starts with a digit
   truncated             answer is a strict prefix of expected (stopped early, or cut by the token budget)
+  overlong              the answer's number has more digits than the expected answer (it ran on, whether or
+                        not its first digits were right: the wider "failed to stop" of the posts' examples)
   within_k              DIVIDE only: round(value, k) == round(expected, k) (validate.py used k = 3)
   rel_error             |value - expected| / |expected| (/ 1 when expected is 0); inf when not parsed
 """
@@ -31,7 +33,7 @@ from toobig.blog.data import Problem, compute
 NUMBER = re.compile(r"^-?\d+(?:\.\d*)?")
 
 BOOL_METRICS = ("exact", "parsed", "op_recognised", "sign_correct", "magnitude_correct", "termination_failure",
-                "run_on_digits", "truncated", "stopped")
+                "run_on_digits", "truncated", "overlong", "stopped")
 
 
 def answer_field(generated_text: str) -> str:
@@ -42,6 +44,10 @@ def answer_field(generated_text: str) -> str:
 def numeric_prefix(answer: str) -> str | None:
     m = NUMBER.match(answer)
     return m.group(0).rstrip(".") if m else None
+
+
+def _n_digits(number: str) -> int:
+    return sum(c.isdigit() for c in number)
 
 
 def _sign(x: float) -> int:
@@ -98,6 +104,7 @@ def score(problem: Problem, answer: str, stopped: bool = False, k: int = 3) -> d
         "truncated": 0 < len(answer) < len(expected) and expected.startswith(answer),
     }
     row["run_on_digits"] = row["termination_failure"] and answer[len(expected)].isdigit()
+    row["overlong"] = prefix is not None and _n_digits(prefix) > _n_digits(expected)
     if prefix is None:
         row.update(op_recognised=False, sign_correct=False, magnitude_correct=False, digit_accuracy=0.0,
                    rel_error=math.inf, value=math.nan)

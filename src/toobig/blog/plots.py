@@ -18,6 +18,7 @@ BEHAVIOUR_PANELS = [
     ("magnitude_correct", "magnitude correct (integer digits)"),
     ("digit_accuracy", "digit accuracy (aligned on '.')"),
     ("termination_failure", "termination failure (correct prefix + run-on)"),
+    ("overlong", "overlong (more digits than expected)"),
     ("stopped", "emitted end-of-text"),
     ("within_k", "DIVIDE correct to k decimals"),
     ("rel_error_median", "median relative error"),
@@ -74,7 +75,8 @@ def plot_dynamics(epochs: pd.DataFrame, evals: pd.DataFrame, behaviour: pd.DataF
 def plot_learn_to_stop(off: pd.DataFrame, on: pd.DataFrame, path) -> None:
     """learn_to_stop off vs on: held-out exact match, termination failure and end-of-text emitted, per operation."""
     metrics = [("exact", "exact match"), ("termination_failure", "termination failure"),
-               ("stopped", "emitted end-of-text"), ("digit_accuracy", "digit accuracy")]
+               ("overlong", "overlong (more digits than expected)"), ("stopped", "emitted end-of-text"),
+               ("digit_accuracy", "digit accuracy")]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.2), sharex=True)
     for ax, (metric, label) in zip(axes, metrics):
         for op in (*OPERATIONS, "ALL"):

@@ -58,6 +58,10 @@ def behaviour_from_answers(answers_csv, k: int = 3) -> pd.DataFrame:
                           kind="stable").reset_index(drop=True)
 
 
+def write_scores(answers_csv, scores_csv, k: int = 3) -> None:
+    atomic_write_text(scores_csv, behaviour_from_answers(answers_csv, k).to_csv(index=False, float_format="%.6g"))
+
+
 def write_run_figure(epochs_csv, evals_csv, behaviour_csv, png, title: str = "") -> None:
     plot_dynamics(pd.read_csv(epochs_csv), pd.read_csv(evals_csv), pd.read_csv(behaviour_csv), png, title)
 
@@ -100,7 +104,7 @@ def write_summary(runs: dict[str, dict], comparison_json, summary_json, fragment
                                                           "train_answer_loss", "eval_answer_loss")},
             "final_heldout": {op: {m: held.loc[op, m] for m in ("exact", "op_recognised", "sign_correct",
                                                                "magnitude_correct", "digit_accuracy",
-                                                               "termination_failure", "stopped", "within_k",
+                                                               "termination_failure", "overlong", "stopped", "within_k",
                                                                "rel_error_median")}
                               for op in held.index},
             "claims": json.loads(Path(paths["claims_json"]).read_text()),
