@@ -85,7 +85,8 @@ def accuracy_figure(number: int, config: dict, results_dir: str | Path, paper_di
     """Figure 1-6 as a matplotlib Figure: accuracy on top, loss below, one column per model."""
     regime, task = runs.FIGURE_RUNS[number]
     run_list = runs.load_runs(config, results_dir, regime, task)
-    fig, axes = plt.subplots(2, len(run_list), figsize=(4.1 * len(run_list), 7.2), sharex=True, squeeze=False,
+    width = max(4.1 * len(run_list), 11.0)  # wide enough for the legend and title even with two models
+    fig, axes = plt.subplots(2, len(run_list), figsize=(width, 7.6), sharex=True, squeeze=False,
                              gridspec_kw={"height_ratios": [3, 2]})
     for col, run in enumerate(run_list):
         authors = paper.authors_curve(paper_dir, regime, task, run.model)
@@ -107,12 +108,12 @@ def accuracy_figure(number: int, config: dict, results_dir: str | Path, paper_di
     handles += _legend_handles(("train_loss", "val_loss"))
     handles.append(Line2D([], [], color="#555555", alpha=AUTHORS_ALPHA + 0.1, lw=1.6,
                           label="faint: the authors' run (same colours)"))
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), frameon=False,
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4 if width < 14 else 5), frameon=False,
                bbox_to_anchor=(0.5, 0.0))
     regime_text = "controlled regularization" if regime == "controlled" else "main regime"
-    fig.suptitle(f"Figure {number}: {task} task, {regime_text} (top: accuracy as in the paper; "
-                 f"bottom: loss, beyond the paper)", fontsize=12)
-    fig.tight_layout(rect=(0, 0.08, 1, 0.96))
+    fig.suptitle(f"Figure {number}: {task} task, {regime_text}\n"
+                 "top: accuracy, as in the paper; bottom: loss, beyond the paper", fontsize=12)
+    fig.tight_layout(rect=(0, 0.1, 1, 0.95))
     return fig
 
 
