@@ -1,4 +1,4 @@
-"""Command line: `python -m toobig data|train|evaluate ...`; the pipeline's rules call these."""
+"""Command line: `python -m toobig data|train|train-many|evaluate ...`; the pipeline's rules call these."""
 from __future__ import annotations
 
 import argparse
@@ -28,7 +28,19 @@ def run_config_from_args(args):
 
 
 def cmd_train(args) -> None:
-    train_run(run_config_from_args(args).to_dict(), args.data, args.out, device=args.device, threads=args.threads)
+    train_run(run_config_from_args(args).to_dict(), args.data, args.out, device=args.device, threads=args.threads,
+              cuda_graphs=args.cuda_graphs)
+
+
+def cmd_train_many(args) -> None:
+    """Every (regime, seed) of one task and model as one stack (toobig.multirun); one folder per run."""
+    from .multirun import train_many
+
+    config = load_config(args.config)
+    pairs = [(regime, seed) for regime in args.regimes for seed in args.seeds]
+    runs = [resolve_run(config, args.task, args.model, regime, seed).to_dict() for regime, seed in pairs]
+    outs = [Path(args.out_root) / regime / args.task / args.model / f"seed{seed}" for regime, seed in pairs]
+    train_many(runs, args.data, outs, device=args.device, threads=args.threads, cuda_graphs=args.cuda_graphs)
 
 
 def cmd_evaluate(args) -> None:
@@ -83,7 +95,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run folder for metrics.csv, best.pt, resume.pt")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: deterministic, one core)")
+    p.add_argument("--cuda-graphs", action="store_true",
+                   help="CUDA only, with compile: torch.compile mode='reduce-overhead' (CUDA graphs)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("train-many", help="train several runs of one task and model as one stack (seeds, regimes)",
+                       description="Trains every (regime, seed) pair of one task and model together, parameters "
+                                   "stacked along a run axis; each run's files are written exactly as `toobig train` "
+                                   "writes them, to OUT_ROOT/REGIME/TASK/MODEL/seedSEED. Runs must differ only in "
+                                   "seed, regime and weight decay, without dropout (the n-models).")
+    p.add_argument("--config", default="config.yaml", help="the project config (default: config.yaml)")
+    p.add_argument("--task", choices=TASKS, default="arithmetic")
+    p.add_argument("--model", choices=MODELS, default="n14")
+    p.add_argument("--regimes", nargs="+", choices=REGIMES, default=list(REGIMES))
+    p.add_argument("--seeds", nargs="+", type=int, default=[1337])
+    p.add_argument("--data", required=True, help="dataset folder written by `toobig data`")
+    p.add_argument("--out-root", required=True, help="runs folder, e.g. results/runs")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--cuda-graphs", action="store_true",
+                   help="CUDA only, with compile: torch.compile mode='reduce-overhead' (CUDA graphs)")
+    p.set_defaults(func=cmd_train_many)
 
     p = sub.add_parser("evaluate", help="re-evaluate a saved checkpoint on a prompt set")
     p.add_argument("--checkpoint", required=True, help="best.pt or resume.pt of a run")

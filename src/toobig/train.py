@@ -105,7 +105,8 @@ def _write_rows(path: Path, rows: list[dict], columns=METRIC_COLUMNS, fmt=_forma
 class Trainer:
     """One training run. Create it, then call run(); run() resumes from resume.pt when one exists."""
 
-    def __init__(self, cfg: RunConfig, data_dir: str | Path, out_dir: str | Path, device: str = "auto", log=None):
+    def __init__(self, cfg: RunConfig, data_dir: str | Path, out_dir: str | Path, device: str = "auto", log=None,
+                 cuda_graphs: bool = False):
         self.cfg = cfg
         self.out = Path(out_dir)
         self.device = pick_device(device)
@@ -129,7 +130,11 @@ class Trainer:
         self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if self.device.startswith("cuda")
                          else torch.autocast("cpu", enabled=False))
         self.window = torch.arange(cfg.block_size + 1, device=self.device)
-        self.step_fn = torch.compile(self._loss) if cfg.compile else self._loss
+        # CUDA graphs (torch.compile mode="reduce-overhead") replay the whole compiled step as one launch; a
+        # pipeline-level switch (config.yaml cuda_graphs), not a RunConfig field, and only ever on CUDA
+        self.cuda_graphs = bool(cuda_graphs and cfg.compile and self.device.startswith("cuda"))
+        self.step_fn = (torch.compile(self._loss, mode="reduce-overhead") if self.cuda_graphs
+                        else torch.compile(self._loss) if cfg.compile else self._loss)
         self.iter = 0
         self.rows: list[dict] = []
         self.timings: list[dict] = []
@@ -183,12 +188,12 @@ class Trainer:
             state["cuda"] = torch.cuda.get_rng_state(self.device)
         return state
 
-    def save_resume(self, wall: float) -> None:
+    def save_resume(self, wall: float, path: Path | None = None) -> None:
         ckpt = make_checkpoint("resume", self.model, self.cfg, self.vocab.chars, iter=self.iter,
                                score=self.best_score)
         ckpt.update(optimizer=self.optimizer.state_dict(), rng=self._rng_state(), rows=self.rows, best=self.best_ckpt,
                     timings=self.timings, wall=wall, loss_sum=[float(self.loss_sum[0]), self.loss_sum[1]])
-        atomic_torch_save(ckpt, self.out / "resume.pt")
+        atomic_torch_save(ckpt, path or self.out / "resume.pt")
 
     def try_resume(self) -> bool:
         path = self.out / "resume.pt"
@@ -242,6 +247,8 @@ class Trainer:
                     atomic_torch_save(self.best_ckpt, out / "best.pt")
             # one optimisation step (nanoGPT also steps at iteration max_iters, after its last evaluation)
             x, y = self.get_batch(self.gens["batches"])
+            if self.cuda_graphs:
+                torch.compiler.cudagraph_mark_step_begin()  # the previous step's graph outputs are no longer read
             loss = self.step_fn(x, y)
             if self.device.startswith("cuda"):
                 self.loss_sum[0] = self.loss_sum[0] + loss.detach().float()  # stays on the GPU: no sync per step
@@ -318,9 +325,9 @@ class Trainer:
 
 
 
-def train_run(run: dict, data_dir, out_dir, device: str = "auto", threads: int = 1) -> dict:
+def train_run(run: dict, data_dir, out_dir, device: str = "auto", threads: int = 1, cuda_graphs: bool = False) -> dict:
     """Train one run from a dict of run settings (what the pipeline's rule passes); returns the best row."""
     from .config import run_config_from_dict
 
     torch.set_num_threads(threads)
-    return Trainer(run_config_from_dict(run), data_dir, out_dir, device=device).run()
+    return Trainer(run_config_from_dict(run), data_dir, out_dir, device=device, cuda_graphs=cuda_graphs).run()

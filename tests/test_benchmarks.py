@@ -1,0 +1,33 @@
+"""benchmarks/gpu.py runs on the CPU with tiny counts and prints every figure of its table."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from conftest import REPO
+
+NUMBER = r"[0-9][0-9.,e+-]*"
+
+
+def test_gpu_benchmark_prints_every_figure_on_cpu():
+    out = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "gpu.py"), "--device", "cpu", "--model", "n14", "--tasks",
+         "arithmetic", "--models", "n14", "--iters", "2", "--evals", "1", "--no-compile", "--samples", "1",
+         "--loss-batches", "2"], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert re.search(r"FLOPs/iteration = \(6\*N \+ 12\*L\*C\*T\) \* B\*T .*: " + NUMBER, text)
+    assert "peak bf16 dense: n/a" in text  # a CPU has no entry in the peak table
+    for variant in ("reference (plain eager loop)", "ours (eager)"):
+        line = next(l for l in text.splitlines() if l.startswith(variant))
+        cells = line[len(variant):].split()
+        # ms/iter, tokens/s, MFU, s/eval, s/loss-est, start-up s, run min, speed-up
+        assert len(cells) == 8 and cells[2] == "n/a", line
+        assert all(re.fullmatch(NUMBER + "x?", c) for i, c in enumerate(cells) if i != 2), line
+        assert float(cells[0]) > 0 and float(cells[3]) > 0
+    shape = next(l for l in text.splitlines() if l.startswith("arithmetic/n14"))
+    assert shape.split()[1:3] == ["2", "stacked"]
+    assert re.search(r"projected wall time, 2 of the 24 paper runs .*: " + NUMBER + " min", text)
+    assert re.search(r"1\.5M-iteration run .* ours \(ours \(eager\)\) " + NUMBER + " h, reference " + NUMBER + " h",
+                     text)

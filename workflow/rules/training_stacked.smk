@@ -1,0 +1,41 @@
+# Optional (config stack_runs: true): each n-model's regimes of one (task, model, seed) trained as one stacked
+# job (toobig.multirun), writing the same files as train_model, run for run. Off (the default) adds no rule.
+# Stacked runs equal single runs to float rounding, not bit for bit (README "GPU"); the MLT is never stacked
+# (its main regime has dropout).
+
+if config.get("stack_runs", False):
+
+    from toobig.multirun import stack_run_configs
+
+    STACK_FILES = ("metrics.csv", "timing.csv", "best.pt", "provenance.json")
+
+    rule train_stack:
+        input:
+            text=rules.make_dataset.output.text,
+            prompts=rules.make_dataset.output.prompts,
+            meta=rules.make_dataset.output.meta,
+        output:
+            [f"{RESULTS}/runs/{regime}/{{task}}/{{model}}/seed{{seed}}/{name}"
+             for regime in config["regimes"] for name in STACK_FILES],
+        params:
+            runs=lambda wc: stack_run_configs(config, wc.task, wc.model, int(wc.seed)),
+            out_dirs=lambda wc: [f"{RESULTS}/runs/{regime}/{wc.task}/{wc.model}/seed{wc.seed}"
+                                 for regime in config["regimes"]],
+            device="cuda" if config["nmodel_device"] == "cuda" else "cpu",
+            cuda_graphs=config.get("cuda_graphs", False),
+            training_version=TRAINING_VERSION,
+        log:
+            f"{RESULTS}/logs/train_stack/{{task}}/{{model}}/seed{{seed}}.log",
+        wildcard_constraints:
+            task="arithmetic|capitals|joint",
+            model="n14|n28|n56",
+            seed=r"\d+",
+        threads: config["threads_per_job"]
+        resources:
+            gpu=lambda wc: 1 if config["nmodel_device"] == "cuda" else 0,
+        conda:
+            "../../environment.yml"
+        script:
+            "../scripts/train_stack.py"
+
+    ruleorder: train_stack > train_model
