@@ -17,6 +17,7 @@ include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/blog.smk"
+include: "workflow/rules/experiments.smk"
 
 
 rule all:

@@ -14,6 +14,7 @@ import jinja2
 import pandas as pd
 
 from . import paper, runs
+from .experiments import report_view as experiments_view
 
 METRIC_HEADERS = {"addition": "Addition", "subtraction": "Subtraction", "facts": "Facts", "combined": "Combined",
                   "heldout": "(5,7)*"}
@@ -148,6 +149,7 @@ def render_report(config: dict, results_dir: str | Path, paper_dir: str | Path, 
         claims=claims.to_dict("records"), summary=summary, tables=table_views, figures=figure_views,
         present=present, absent=absent, protocol=flatten(config), quoted=quoted, ood=ood_rows,
         extended=extended, extended_note=extended_note,
+        experiments=experiments_view(config, results_dir),
         grid=config.get("evaluation", {}).get("grid"), samples=config.get("evaluation", {}).get("samples_per_prompt"),
     )
     Path(out).parent.mkdir(parents=True, exist_ok=True)

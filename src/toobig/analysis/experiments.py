@@ -1,0 +1,487 @@
+"""The experiments beyond the paper (issue 6): evaluations of saved checkpoints, tidy tables, one figure, and
+the report's view of them. Which runs each experiment needs is decided in toobig.experiments.
+
+Every table has a `wall_seconds` column: the training wall time of the runs behind the row (provenance.json;
+one torch thread per run, so on the CPU it is the CPU time), or the evaluation's own time for the
+evaluation-only experiments. `extra_wall_seconds` leaves out the paper's own runs that an experiment reuses.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..checkpoint import load_checkpoint
+from ..config import run_config_from_dict
+from ..data import DEFAULT_HELDOUT, arithmetic_prompts, capitals_prompts, heldout_prompts, ood_prompts
+from ..evaluate import Vocab, sample_prompts, tally
+from ..experiments import EVAL_VARIANT_KEYS, experiments_section, mean_interval, nmodel_parameters
+from ..fsutil import atomic_write_text
+from . import runs
+
+EXPERIMENTS_DIR = "experiments"  # under results_dir
+TITLES = {
+    "ood": "Out of domain (section 5.1), every arithmetic model and regime",
+    "extended": "Extended training of the arithmetic MLT (appendix B), a GPU job",
+    "long_training": "Longer training of the n-models (CPU-sized appendix B)",
+    "seeds": "Seeds: every n-model configuration over several seeds",
+    "sweep": "Capacity sweep: width n from 8 to 64",
+    "sensitivity_eval": "Protocol sensitivity: evaluation choices (best checkpoints re-evaluated)",
+    "sensitivity_training": "Protocol sensitivity: training choices (warm-up, gradient clipping)",
+}
+
+
+def _csv(df: pd.DataFrame, out) -> None:
+    atomic_write_text(out, df.to_csv(index=False, lineterminator="\n"))
+
+
+def experiment_outputs(config: dict, results_dir: str | Path = "results") -> dict[str, list[str]]:
+    """The files each experiment writes (tables first, then figures), switched on or not."""
+    d = f"{results_dir}/{EXPERIMENTS_DIR}"
+    return {
+        "ood": [f"{d}/ood.csv"],
+        "extended": [f"{d}/extended.csv"],
+        "long_training": [f"{d}/long_training.csv", f"{d}/long_training.png"],
+        "seeds": [f"{d}/seeds.csv", f"{d}/seeds_outcomes.csv"],
+        "sweep": [f"{d}/sweep.csv", f"{d}/sweep.png"],
+        "sensitivity_eval": [f"{d}/sensitivity.csv"],
+        "sensitivity_training": [f"{d}/sensitivity.csv"],
+    }
+
+
+def _load_model(best_pt):
+    ckpt = load_checkpoint(best_pt, expect_kind="best")
+    cfg = run_config_from_dict(ckpt["run_config"])
+    from ..train import build_model
+
+    vocab = Vocab(ckpt["vocab"])
+    model = build_model(cfg, len(vocab.chars))
+    model.load_state_dict(ckpt["model"])
+    return ckpt, cfg, vocab, model
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 1. Out of domain: every sample, so that the size of the errors can be measured
+# ---------------------------------------------------------------------------------------------------------
+def ood_samples(best_pt, data_cfg: dict) -> pd.DataFrame:
+    """One row per out-of-domain sample. Sampled exactly as toobig.analysis.ood.evaluate_ood samples (same
+    prompts, same generator seed), so its counts equal that rule's ood.csv (the table checks it)."""
+    t0 = time.perf_counter()
+    ckpt, cfg, vocab, model = _load_model(best_pt)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    prompts = ood_prompts(data_cfg.get("ood_operand_max", 19), data_cfg.get("operand_max", 9))
+    samples = sample_prompts(model, vocab, prompts, cfg.samples_per_prompt, cfg.temperature, cfg.top_k,
+                             cfg.arithmetic_new_tokens, cfg.capitals_new_tokens, generator)
+    rows = [{"prompt": s.prompt.text, "operator": "addition" if s.prompt.kind == "ood_add" else "subtraction",
+             "expected": int(s.prompt.answer), "answer": s.judgement.answer, "correct": int(s.judgement.correct),
+             "terminated": int(s.judgement.terminated)} for s in samples]
+    df = pd.DataFrame(rows, columns=["prompt", "operator", "expected", "answer", "correct", "terminated"])
+    df["best_iter"] = ckpt.get("iter")
+    df["eval_seconds"] = round(time.perf_counter() - t0, 2)
+    return df
+
+
+def write_ood_samples(best_pt, data_cfg: dict, out) -> pd.DataFrame:
+    df = ood_samples(best_pt, data_cfg)
+    _csv(df, out)
+    return df
+
+
+def error_stats(expected, answers) -> dict:
+    """How wrong the wrong answers are: over samples with a parsed, wrong integer answer, the absolute error's
+    median and 90th percentile (linear interpolation) and the share within 1; unparsed answers are counted apart."""
+    exp = pd.Series(expected, dtype="float64").reset_index(drop=True)
+    ans = pd.to_numeric(pd.Series(answers, dtype="object"), errors="coerce").reset_index(drop=True)
+    parsed = ans.notna()
+    wrong = parsed & (ans != exp)
+    err = (ans[wrong] - exp[wrong]).abs()
+    return {"wrong": int(wrong.sum()), "unparsed": int((~parsed).sum()),
+            "abs_err_median": float(err.median()) if len(err) else math.nan,
+            "abs_err_p90": float(np.percentile(err, 90)) if len(err) else math.nan,
+            "share_within_1": float((err <= 1).mean()) if len(err) else math.nan}
+
+
+def ood_table(entries: list[dict], paper_values: dict | None = None) -> pd.DataFrame:
+    """entries: {regime, model, seed, samples (csv), counts (the evaluate_ood rule's ood.csv)}. One row per run
+    and operator; the paper's value beside the main-regime n14 (0% addition, 4.75% subtraction)."""
+    rows = []
+    for e in entries:
+        s = pd.read_csv(e["samples"], dtype={"answer": "object"}, keep_default_na=True)
+        counts = pd.read_csv(e["counts"]).iloc[0] if e.get("counts") and Path(e["counts"]).exists() else None
+        for op, key in (("addition", "ood_add"), ("subtraction", "ood_sub")):
+            part = s[s["operator"] == op]
+            correct, total = int(part["correct"].sum()), len(part)
+            if counts is not None and (int(counts[f"{key}_correct"]), int(counts[f"{key}_total"])) != (correct, total):
+                raise ValueError(f"{e['samples']}: {op} {correct}/{total} differs from {e['counts']} "
+                                 f"({counts[f'{key}_correct']}/{counts[f'{key}_total']}); the two evaluations must sample alike")
+            paper = (paper_values or {}).get(op) if (e["regime"], e["model"]) == ("main", "n14") else None
+            rows.append({"regime": e["regime"], "model": e["model"], "seed": int(e["seed"]), "operator": op,
+                         "correct": correct, "total": total, "accuracy_pct": 100.0 * correct / total if total else math.nan,
+                         "paper_pct": math.nan if paper is None else paper,
+                         "terminated": int(part["terminated"].sum()), **error_stats(part["expected"], part["answer"]),
+                         "best_iter": int(part["best_iter"].iloc[0]) if total else None,
+                         "wall_seconds": float(s["eval_seconds"].iloc[0]) / 2 if len(s) else 0.0})  # split over its 2 rows
+    df = pd.DataFrame(rows)
+    order = {m: i for i, m in enumerate(runs.MODELS)}
+    if not df.empty:
+        df = df.sort_values(["regime", "model", "seed", "operator"], key=lambda c: c.map(order) if c.name == "model" else c,
+                            kind="stable").reset_index(drop=True)
+    return df
+
+
+def paper_ood_values(paper_dir) -> dict:
+    """The section 5.1 percentages quoted in the text (paper/), as {operator: value}."""
+    from . import paper
+
+    quoted = paper.text_values(paper_dir)
+    return {"addition": float(quoted["ood_addition"]["value"]), "subtraction": float(quoted["ood_subtraction"]["value"])}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Run summaries (long training, extended, seeds, sweep, training variants)
+# ---------------------------------------------------------------------------------------------------------
+def run_summary(run: dict, results_dir, paper_runs: set | None = None, run_dir=None) -> dict:
+    """The best row and training history of one run directory; status "absent" when it has no metrics.csv."""
+    path = Path(run_dir) if run_dir else runs.run_path(results_dir, run["regime"], run["task"], run["model"], run["seed"])
+    r = runs.load_run_dir(path, run["regime"], run["task"], run["model"], run["seed"])
+    key = (run["regime"], run["task"], run["model"], int(run["seed"]))
+    out = {**{k: run[k] for k in ("regime", "task", "model")}, "seed": int(run["seed"]), "status": r.status,
+           "run_dir": str(path), "paper_run": bool(paper_runs and key in paper_runs)}
+    if not r.present:
+        return out
+    m, best = r.metrics, r.best()
+    out.update(best_iter=int(best["iter"]), last_iter=int(m["iter"].iloc[-1]), evaluations=len(m),
+               wall_seconds=float(r.provenance.get("wall_seconds", math.nan)), parameters=r.provenance.get("parameters"))
+    for metric in ("addition", "subtraction", "facts", "combined"):
+        out[metric] = runs.percent(best, metric)
+    out["heldout_correct"], out["heldout_total"] = int(best["heldout_correct"]), int(best["heldout_total"])
+    if best["heldout_total"]:
+        full = m[m["heldout_correct"] == m["heldout_total"]]
+        out["heldout_max_over_training"] = int(m["heldout_correct"].max())
+        out["first_iter_heldout_full"] = int(full["iter"].iloc[0]) if len(full) else None
+        out["heldout_at_last_eval"] = int(m["heldout_correct"].iloc[-1])
+    out["min_val_loss"] = float(m["val_loss"].min()) if m["val_loss"].notna().any() else math.nan
+    return out
+
+
+def runs_table(run_list: list[dict], results_dir, paper_runs: set | None = None, run_dirs: dict | None = None) -> pd.DataFrame:
+    rows = [run_summary(r, results_dir, paper_runs, (run_dirs or {}).get(i)) for i, r in enumerate(run_list)]
+    return pd.DataFrame(rows)
+
+
+def write_runs_table(run_list, results_dir, out, paper_runs=None, run_dirs=None) -> pd.DataFrame:
+    df = runs_table(run_list, results_dir, paper_runs, run_dirs)
+    _csv(df, out)
+    return df
+
+
+def long_training_figure(df: pd.DataFrame, results_dir, out_png) -> None:
+    """Held-out (5,7) correct against iterations (log axis), one panel per model, one line per variant."""
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    models = list(dict.fromkeys(df["model"])) or ["none"]
+    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.6), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        for r in df[df["model"] == model].to_dict("records"):
+            path = Path(r["run_dir"]) / "metrics.csv"
+            if path.exists():
+                m = runs.read_metrics(path)
+                ax.plot(m["iter"].clip(lower=1), m["heldout_correct"], label=f"{r['regime']} seed {r['seed']}", lw=1)
+        ax.set_xscale("log")
+        ax.set_title(model)
+        ax.set_xlabel("iteration (log)")
+        ax.set_ylabel("held-out (5,7) correct of 40")
+        ax.set_ylim(-1, 41)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "no run yet", ha="center", transform=ax.transAxes)
+    fig.tight_layout()
+    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 3. Seeds: mean and 95% t-interval per cell; in how many seeds each claim-like outcome holds
+# ---------------------------------------------------------------------------------------------------------
+# outcome -> (tasks it applies to, models it is asked of, predicate on a run summary)
+OUTCOMES = {
+    "extrapolates (held-out 40/40 at the best row)": (("arithmetic", "joint"), None,
+                                                      lambda r: r["heldout_correct"] == r["heldout_total"] > 0),
+    "no extrapolation (held-out 0/40 at the best row)": (("arithmetic", "joint"), None,
+                                                         lambda r: r["heldout_correct"] == 0),
+    "seen arithmetic >= 97.8% (addition and subtraction)": (("arithmetic", "joint"), None,
+                                                            lambda r: r["addition"] >= 97.8 - 1e-9 and r["subtraction"] >= 97.8 - 1e-9),
+    "facts 100%": (("capitals", "joint"), None, lambda r: r["facts"] >= 100.0 - 1e-9),
+    "facts below 50%": (("capitals", "joint"), None, lambda r: r["facts"] < 50.0),
+}
+CELL_METRICS = ("addition", "subtraction", "facts", "combined", "heldout_correct")
+
+
+def seeds_tables(summaries: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(cells, outcomes) from run summaries (one per regime, task, model, seed)."""
+    cells, outcomes = [], []
+    done = summaries[summaries["status"] == "complete"] if "status" in summaries else summaries
+    for (regime, task, model), group in summaries.groupby(["regime", "task", "model"], sort=False):
+        complete = done[(done["regime"] == regime) & (done["task"] == task) & (done["model"] == model)]
+        wall = float(complete["wall_seconds"].sum()) if len(complete) else 0.0
+        extra = float(complete.loc[~complete["paper_run"].astype(bool), "wall_seconds"].sum()) if len(complete) else 0.0
+        for metric in CELL_METRICS:
+            if metric not in runs.TASK_METRICS[task] and metric != "heldout_correct":
+                continue
+            if metric == "heldout_correct" and "heldout" not in runs.TASK_METRICS[task]:
+                continue
+            values = complete[metric].tolist() if metric in complete else []
+            mean, low, high, n = mean_interval(values)
+            ref = complete[complete["seed"] == 1337][metric] if metric in complete else []
+            cells.append({"regime": regime, "task": task, "model": model, "metric": metric, "seeds_complete": n,
+                          "seeds_planned": len(group), "mean": mean, "ci95_low": low, "ci95_high": high,
+                          "min": min(values) if values else math.nan, "max": max(values) if values else math.nan,
+                          "seed1337": float(ref.iloc[0]) if len(ref) else math.nan,
+                          "values": " ".join(f"{v:g}" for v in values), "wall_seconds": wall, "extra_wall_seconds": extra})
+        for outcome, (tasks, models, predicate) in OUTCOMES.items():
+            if task not in tasks or (models and model not in models):
+                continue
+            holds = [int(r["seed"]) for r in complete.to_dict("records") if predicate(r)]
+            outcomes.append({"regime": regime, "task": task, "model": model, "outcome": outcome,
+                             "seeds_holding": len(holds), "seeds_complete": len(complete), "seeds_planned": len(group),
+                             "k_of_n": f"{len(holds)}/{len(complete)}", "seeds": " ".join(map(str, holds))})
+    return pd.DataFrame(cells), pd.DataFrame(outcomes)
+
+
+def write_seeds_tables(run_list, results_dir, out_cells, out_outcomes, paper_runs=None):
+    cells, outcomes = seeds_tables(runs_table(run_list, results_dir, paper_runs))
+    _csv(cells, out_cells)
+    _csv(outcomes, out_outcomes)
+    return cells, outcomes
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 4. Capacity sweep: held-out and facts accuracy against parameter count
+# ---------------------------------------------------------------------------------------------------------
+def sweep_table(summaries: pd.DataFrame, config: dict) -> pd.DataFrame:
+    rows = []
+    done = summaries[summaries["status"] == "complete"] if "status" in summaries else summaries
+    for (task, model), group in summaries.groupby(["task", "model"], sort=False):
+        width = int(model[1:])
+        settings = (config.get("model_settings") or {}).get(model) or {}
+        params = nmodel_parameters(runs.VOCAB_SIZES[task], width, settings.get("n_layer", 1), settings.get("mlp_expansion", 1))
+        complete = done[(done["task"] == task) & (done["model"] == model)]
+        metric = "heldout_pct" if task != "capitals" else "facts"
+        if task != "capitals" and len(complete):
+            complete = complete.assign(heldout_pct=100.0 * complete["heldout_correct"] / complete["heldout_total"])
+        mean, low, high, n = mean_interval(complete[metric].tolist() if len(complete) else [])
+        extra = complete.loc[~complete["paper_run"].astype(bool), "wall_seconds"].sum() if len(complete) else 0.0
+        rows.append({"task": task, "model": model, "n_embd": width, "parameters": params,
+                     "metric": "heldout (5,7) %" if task != "capitals" else "facts %", "seeds_complete": n,
+                     "seeds_planned": len(group), "mean": mean, "ci95_low": low, "ci95_high": high,
+                     "values": " ".join(f"{v:g}" for v in (complete[metric] if len(complete) else [])),
+                     "wall_seconds": float(complete["wall_seconds"].sum()) if len(complete) else 0.0,
+                     "extra_wall_seconds": float(extra)})
+    df = pd.DataFrame(rows)
+    return df.sort_values(["task", "n_embd"], kind="stable").reset_index(drop=True) if len(df) else df
+
+
+def sweep_figure(df: pd.DataFrame, out_png) -> None:
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for task, colour in (("arithmetic", "tab:purple"), ("capitals", "tab:green"), ("joint", "tab:orange")):
+        part = df[(df["task"] == task) & (df["seeds_complete"] > 0)] if len(df) else df
+        if not len(part):
+            continue
+        label = "held-out (5,7) accuracy, arithmetic" if task == "arithmetic" else f"{part['metric'].iloc[0]}, {task}"
+        err_low = (part["mean"] - part["ci95_low"]).fillna(0)
+        err_high = (part["ci95_high"] - part["mean"]).fillna(0)
+        ax.errorbar(part["parameters"], part["mean"], yerr=[err_low, err_high], marker="o", capsize=3, color=colour,
+                    label=label)
+        for r in part.to_dict("records"):
+            ax.annotate(r["model"], (r["parameters"], r["mean"]), fontsize=7, xytext=(2, 4), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters (without position embeddings, log)")
+    ax.set_ylabel("accuracy at the best row (%)")
+    ax.set_ylim(-3, 103)
+    ax.set_title("Capacity sweep: mean over seeds, 95% t-interval")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no sweep run yet", ha="center", transform=ax.transAxes)
+    fig.tight_layout()
+    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+
+def write_sweep(run_list, results_dir, config, out_csv, out_png, paper_runs=None) -> pd.DataFrame:
+    df = sweep_table(runs_table(run_list, results_dir, paper_runs), config)
+    _csv(df, out_csv)
+    sweep_figure(df, out_png)
+    return df
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 5. Protocol sensitivity
+# ---------------------------------------------------------------------------------------------------------
+def variant_applies(task: str, overrides: dict) -> bool:
+    """A grid variant means nothing for capitals, a prompt-style variant nothing for arithmetic."""
+    keys = set(overrides)
+    if task == "capitals" and keys and keys <= {"grid"}:
+        return False
+    if task == "arithmetic" and keys and keys <= {"capitals_prompt_style"}:
+        return False
+    return True
+
+
+def evaluate_variants(best_pt, data_cfg: dict, variants: dict[str, dict]) -> pd.DataFrame:
+    """Re-sample a best checkpoint under each evaluation variant (the training-time prompts: grid, held-out
+    four, capitals), as `python -m toobig evaluate` does; the sampling generator is seeded with the run's seed."""
+    ckpt, cfg, vocab, model = _load_model(best_pt)
+    rows = []
+    for name, overrides in variants.items():
+        unknown = sorted(set(overrides) - set(EVAL_VARIANT_KEYS))
+        if unknown:
+            raise ValueError(f"evaluation variant '{name}' sets {', '.join(unknown)}; it may set only {', '.join(EVAL_VARIANT_KEYS)}")
+        if not variant_applies(cfg.task, overrides):
+            continue
+        t0 = time.perf_counter()
+        s = {"temperature": cfg.temperature, "top_k": cfg.top_k, "samples_per_prompt": cfg.samples_per_prompt,
+             "grid": cfg.grid, "capitals_prompt_style": data_cfg.get("capitals_prompt_style", "authors"), **overrides}
+        prompts = []
+        if cfg.task in ("arithmetic", "joint"):
+            prompts += arithmetic_prompts(int(s["grid"])) + heldout_prompts(tuple(data_cfg.get("heldout", DEFAULT_HELDOUT)))
+        if cfg.task in ("capitals", "joint"):
+            prompts += capitals_prompts(data_cfg["capitals"], s["capitals_prompt_style"])
+        generator = torch.Generator().manual_seed(cfg.seed)
+        counts = tally(sample_prompts(model, vocab, prompts, int(s["samples_per_prompt"]), float(s["temperature"]),
+                                      int(s["top_k"]), cfg.arithmetic_new_tokens, cfg.capitals_new_tokens, generator))
+        rows.append({"variant": name, "kind": "evaluation", "setting": json.dumps(overrides, sort_keys=True),
+                     **{k: counts.get(k, 0) for k in ("add_correct", "add_total", "sub_correct", "sub_total",
+                                                      "heldout_correct", "heldout_total", "facts_correct", "facts_total")},
+                     "best_iter": ckpt.get("iter"), "wall_seconds": round(time.perf_counter() - t0, 2)})
+    return pd.DataFrame(rows)
+
+
+def write_variants(best_pt, data_cfg, variants, out) -> pd.DataFrame:
+    df = evaluate_variants(best_pt, data_cfg, variants)
+    _csv(df, out)
+    return df
+
+
+def _pct(c, t):
+    return 100.0 * c / t if t else math.nan
+
+
+def sensitivity_table(reference: list[dict], eval_files: list[dict], train_variants: list[dict], results_dir,
+                      train_settings: dict | None = None) -> pd.DataFrame:
+    """One row per (variant, task, model, seed): the held-out (5,7) outcome and the accuracies.
+    reference: the paper-protocol runs (their training-time best row); eval_files: {run..., path} of
+    evaluate_variants outputs; train_variants: runs of the warm-up / clipping regimes."""
+    rows = []
+
+    def add(variant, kind, setting, run, counts, best_iter, wall, status):
+        rows.append({"variant": variant, "kind": kind, "setting": setting, "task": run["task"], "model": run["model"],
+                     "seed": int(run["seed"]), "status": status,
+                     "heldout": f"{counts['heldout_correct']}/{counts['heldout_total']}" if counts.get("heldout_total") else "",
+                     "heldout_correct": counts.get("heldout_correct"), "heldout_total": counts.get("heldout_total"),
+                     "addition": _pct(counts.get("add_correct", 0), counts.get("add_total", 0)),
+                     "subtraction": _pct(counts.get("sub_correct", 0), counts.get("sub_total", 0)),
+                     "facts": _pct(counts.get("facts_correct", 0), counts.get("facts_total", 0)),
+                     "best_iter": best_iter, "wall_seconds": wall})
+
+    keys = ("add_correct", "add_total", "sub_correct", "sub_total", "heldout_correct", "heldout_total",
+            "facts_correct", "facts_total")
+    for run in reference:
+        r = runs.load_run(results_dir, run["regime"], run["task"], run["model"], run["seed"])
+        if r.present:
+            b = r.best()
+            add("paper protocol (training-time best row)", "reference", "{}", run, {k: int(b[k]) for k in keys},
+                int(b["iter"]), float(r.provenance.get("wall_seconds", math.nan)), r.status)
+    for e in eval_files:
+        if not Path(e["path"]).exists():
+            continue
+        for v in pd.read_csv(e["path"]).to_dict("records"):
+            add(v["variant"], "evaluation", v["setting"], e, {k: int(v[k]) for k in keys}, v["best_iter"],
+                v["wall_seconds"], "complete")
+    for run in train_variants:
+        r = runs.load_run(results_dir, run["regime"], run["task"], run["model"], run["seed"])
+        setting = json.dumps((train_settings or {}).get(run["regime"], {}), sort_keys=True)
+        if r.present:
+            b = r.best()
+            add(run["regime"], "training", setting, run, {k: int(b[k]) for k in keys}, int(b["iter"]),
+                float(r.provenance.get("wall_seconds", math.nan)), r.status)
+        else:
+            add(run["regime"], "training", setting, run, {}, None, math.nan, "absent")
+    return pd.DataFrame(rows)
+
+
+def write_sensitivity(reference, eval_files, train_variants, results_dir, out, train_settings=None) -> pd.DataFrame:
+    df = sensitivity_table(reference, eval_files, train_variants, results_dir, train_settings)
+    _csv(df, out)
+    return df
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 6. The report's section
+# ---------------------------------------------------------------------------------------------------------
+def _table_html(df: pd.DataFrame, path: Path, max_rows: int = 80) -> str:
+    shown = df.head(max_rows)
+    html = shown.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0, classes="experiment")
+    if len(df) > max_rows:
+        html += f'<p class="small">First {max_rows} of {len(df)} rows; the whole table is <code>{path}</code>.</p>'
+    return html
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.2f} h" if seconds >= 360 else f"{seconds:.0f} s"
+
+
+def report_view(config: dict, results_dir) -> list[dict]:
+    """One entry per experiment: its title, whether it is on, its tables (as HTML) and figures (embedded), the
+    CPU time its table records, or the sentence saying it was switched off."""
+    exp = experiments_section(config)
+    outputs = experiment_outputs(config, results_dir)
+    view = []
+    for name, title in TITLES.items():
+        entry = {"name": name, "title": title, "enabled": bool(exp[name]["enabled"]), "tables": [], "figures": [],
+                 "cpu": "", "off": f"not run (switched off in config.yaml: experiments.{name}.enabled)"}
+        if entry["enabled"]:
+            total, extra = 0.0, 0.0
+            for path in map(Path, outputs[name]):
+                if not path.exists():
+                    entry["tables" if path.suffix == ".csv" else "figures"].append({"path": str(path), "missing": True})
+                    continue
+                if path.suffix == ".png":
+                    src = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+                    entry["figures"].append({"path": str(path), "src": src, "missing": False})
+                    continue
+                df = pd.read_csv(path)
+                timed = df
+                if name.startswith("sensitivity"):  # one table, shown under both switches with its own rows
+                    kind = "training" if name == "sensitivity_training" else "evaluation"
+                    df = df[df["kind"].isin(["reference", kind])]
+                    timed = df[df["kind"] == kind]
+                if "wall_seconds" in timed and path.name != "seeds_outcomes.csv":
+                    total += float(pd.to_numeric(timed["wall_seconds"], errors="coerce").sum())
+                    extra_col = timed["extra_wall_seconds"] if "extra_wall_seconds" in timed else timed["wall_seconds"]
+                    if "paper_run" in timed:
+                        extra_col = timed["wall_seconds"].where(~timed["paper_run"].astype(bool), 0.0)
+                    extra += float(pd.to_numeric(extra_col, errors="coerce").sum())
+                entry["tables"].append({"path": str(path), "html": _table_html(df, path), "missing": False})
+            if entry["tables"]:
+                entry["cpu"] = (f"{_hours(total)} of CPU time in all (sum of wall_seconds, one thread per job); "
+                                f"{_hours(extra)} beyond the paper's own runs")
+        view.append(entry)
+    return view

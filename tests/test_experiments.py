@@ -1,0 +1,272 @@
+"""The experiments beyond the paper (issue 6): run resolution, interval math, seed outcomes, sweep parameter
+counts, out-of-domain error statistics, the report section, and what the workflow schedules."""
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from analysis_fixtures import E, PAPER_DIR, REPO, small_config, write_run
+from toobig import experiments as X
+from toobig.analysis import experiments as A
+from toobig.analysis.ood import evaluate_ood
+from toobig.config import ConfigError, resolve_run
+from toobig.data import write_dataset
+from toobig.train import Trainer, build_model
+
+
+@pytest.fixture(scope="module")
+def config():
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+# ---- resolution ------------------------------------------------------------------------------------------
+def test_paper_runs_resolve_exactly_as_before(config):
+    for regime in ("main", "controlled"):
+        for task in ("arithmetic", "capitals", "joint"):
+            for model in ("n14", "n28", "n56", "mlt"):
+                assert X.resolve_experiment_run(config, task, model, regime, 1337) == resolve_run(config, task, model, regime, 1337)
+
+
+def test_extended_run_is_the_main_mlt_with_appendix_b_schedule(config):
+    cfg = X.resolve_experiment_run(config, "arithmetic", "mlt", "extended", 1337)
+    main = resolve_run(config, "arithmetic", "mlt", "main", 1337).to_dict()
+    changed = {k: v for k, v in cfg.to_dict().items() if main[k] != v}
+    assert changed == {"regime": "extended", "learning_rate": 1e-6, "min_lr": 1e-7, "lr_decay_iters": 10_000_000,
+                       "max_iters": 1_500_000}
+    assert cfg.eval_interval == 250 and cfg.dropout == 0.2 and cfg.weight_decay == 0.1 and cfg.n_embd == 384
+
+
+def test_long_training_and_training_variants(config):
+    long = X.resolve_experiment_run(config, "arithmetic", "n56", "long", 1337)
+    long_wd = X.resolve_experiment_run(config, "arithmetic", "n56", "long_wd", 1337)
+    assert (long.max_iters, long.lr_decay_iters, long.weight_decay, long.learning_rate) == (300_000, 300_000, 0.0, 1e-2)
+    assert long_wd.weight_decay == 0.1 and long_wd.to_dict() | {"weight_decay": 0.0, "regime": "long"} == long.to_dict()
+    warm = X.resolve_experiment_run(config, "arithmetic", "n14", "warmup_100", 1337).to_dict()
+    clip = X.resolve_experiment_run(config, "arithmetic", "n14", "no_clip", 1337).to_dict()
+    main = resolve_run(config, "arithmetic", "n14", "main", 1337).to_dict()
+    assert {k for k in warm if warm[k] != main[k]} == {"regime", "warmup_iters"} and warm["warmup_iters"] == 100
+    assert {k for k in clip if clip[k] != main[k]} == {"regime", "grad_clip"} and clip["grad_clip"] == 0.0
+
+
+def test_sweep_widths_copy_the_base_model(config):
+    n8 = X.resolve_experiment_run(config, "capitals", "n8", "main", 1338)
+    n14 = resolve_run(config, "capitals", "n14", "main", 1338).to_dict()
+    assert n8.to_dict() == n14 | {"model": "n8", "n_embd": 8}
+    assert X.resolve_experiment_run(config, "capitals", "n28", "main", 1338) == resolve_run(config, "capitals", "n28", "main", 1338)
+
+
+def test_resolution_errors_name_the_problem(config):
+    with pytest.raises(ConfigError, match="unknown regime 'warmup_5'"):
+        X.resolve_experiment_run(config, "arithmetic", "n14", "warmup_5", 1337)
+    clash = dict(config, experiments={"long_training": {"variants": {"no_clip": {}}}})
+    with pytest.raises(ConfigError, match="'no_clip' is defined twice"):
+        X.experiment_regimes(clash)
+    with pytest.raises(ConfigError, match="clash with regime_settings"):
+        X.experiment_regimes(dict(config, experiments={"long_training": {"variants": {"main": {}}}}))
+    with pytest.raises(ConfigError, match="may not override seed"):
+        X.experiment_regimes(dict(config, experiments={"sensitivity_training": {"variants": {"x": {"seed": 1}}}}))
+    with pytest.raises(ConfigError, match="unknown run config key"):
+        X.resolve_experiment_run(dict(config, experiments={"sensitivity_training": {"variants": {"x": {"warmup": 1}}}}),
+                                 "arithmetic", "n14", "x", 1337)
+
+
+def test_experiment_runs_counts(config):
+    on = X.experiments_section(config)
+    assert len(X.experiment_runs(config, "seeds")) == 2 * 3 * 3 * len(on["seeds"]["seeds"]) == 90
+    assert len(X.experiment_runs(config, "sweep")) == 12 * 2 * 3
+    assert X.experiment_runs(config, "extended") == [{"regime": "extended", "task": "arithmetic", "model": "mlt", "seed": 1337}]
+    assert X.experiment_runs(config, "ood") == []
+
+
+def test_schema_defaults_agree_with_the_library_defaults():
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "experiments.schema.yaml").read_text())
+    for name, props in schema["properties"].items():
+        for key, spec in props["properties"].items():
+            assert spec["default"] == X.DEFAULTS[name][key], (name, key)
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert X.experiments_section(config) == X.DEFAULTS  # config.yaml states the defaults
+
+
+# ---- statistics ------------------------------------------------------------------------------------------
+def test_t_interval_on_hand_numbers():
+    mean, low, high, n = X.mean_interval([1, 2, 3, 4, 5])
+    # s = sqrt(10/4) = 1.58114; half width = 2.776 * 1.58114 / sqrt(5) = 1.96293
+    assert (mean, n) == (3.0, 5) and low == pytest.approx(1.03707, abs=1e-5) and high == pytest.approx(4.96293, abs=1e-5)
+    mean, low, high, n = X.mean_interval([40, 0])  # t(0.975, 1) = 12.706; s = 28.2843; half = 12.706 * 20 = 254.12
+    assert (mean, low, high) == pytest.approx((20.0, 20 - 254.12, 20 + 254.12))
+    assert X.mean_interval([7.0, 7.0, 7.0])[:3] == (7.0, 7.0, 7.0)
+    one = X.mean_interval([5, float("nan")])
+    assert one[0] == 5 and math.isnan(one[1]) and one[3] == 1
+    assert X.t_quantile_975(40) == pytest.approx(2.0211, abs=2e-4) and X.t_quantile_975(120) == pytest.approx(1.9799, abs=2e-4)
+
+
+def test_seed_outcomes_count_the_seeds_where_a_claim_holds(tmp_path):
+    results = tmp_path / "results"
+    heldout = {1337: 40, 1338: 40, 1339: 0, 1340: 40, 1341: 12}
+    for seed, held in heldout.items():
+        write_run(results, "main", "arithmetic", "n14", [E(0), E(250, 910, 910, held)], seed=seed)
+    write_run(results, "main", "arithmetic", "n28", [E(0), E(250, 890, 890, 0)], seed=1337)
+    runs_list = [{"regime": "main", "task": "arithmetic", "model": "n14", "seed": s} for s in heldout]
+    runs_list += [{"regime": "main", "task": "arithmetic", "model": "n28", "seed": s} for s in (1337, 1338)]
+    cells, outcomes = A.seeds_tables(A.runs_table(runs_list, results, {("main", "arithmetic", "n14", 1337)}))
+    row = outcomes.set_index(["model", "outcome"]).loc[("n14", "extrapolates (held-out 40/40 at the best row)")]
+    assert (row["k_of_n"], row["seeds"], row["seeds_planned"]) == ("3/5", "1337 1338 1340", 5)
+    assert outcomes.set_index(["model", "outcome"]).loc[("n28", "no extrapolation (held-out 0/40 at the best row)"), "k_of_n"] == "1/1"
+    assert outcomes.set_index(["model", "outcome"]).loc[("n28", "seen arithmetic >= 97.8% (addition and subtraction)"), "k_of_n"] == "1/1"
+    held = cells.set_index(["model", "metric"]).loc[("n14", "heldout_correct")]
+    mean, low, high, n = X.mean_interval([40, 40, 0, 40, 12])
+    assert (held["mean"], held["ci95_low"], held["ci95_high"], held["seeds_complete"]) == (26.4, low, high, 5)
+    assert held["wall_seconds"] == 5 * 12.5 and held["extra_wall_seconds"] == 4 * 12.5  # seed 1337 is a paper run
+    assert cells.set_index(["model", "metric"]).loc[("n28", "heldout_correct"), "seeds_planned"] == 2
+
+
+# ---- sweep -----------------------------------------------------------------------------------------------
+def test_sweep_parameter_counts():
+    protocol = {("arithmetic", 14): 1456, ("arithmetic", 28): 5264, ("arithmetic", 56): 19936,
+                ("capitals", 14): 1932, ("capitals", 28): 6216, ("capitals", 56): 21840,
+                ("joint", 14): 2142, ("joint", 28): 6636, ("joint", 56): 22680}
+    vocab = {"arithmetic": 17, "capitals": 51, "joint": 66}
+    for (task, n), count in protocol.items():
+        assert X.nmodel_parameters(vocab[task], n) == count
+    assert X.nmodel_parameters(17, 8) == 17 * 8 + 6 * 64 + 3 * 8 == 544
+    assert X.nmodel_parameters(51, 64) == 51 * 64 + 6 * 4096 + 3 * 64 == 28_032
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for n in (8, 10, 36, 64):
+        cfg = X.resolve_experiment_run(config, "capitals", f"n{n}", "main", 1337)
+        assert build_model(cfg, 51).num_params() == X.nmodel_parameters(51, n)
+
+
+def test_sweep_table_and_figure(tmp_path):
+    results = tmp_path / "results"
+    for seed, held in ((1337, 40), (1338, 20)):
+        write_run(results, "main", "arithmetic", "n8", [E(0), E(250, 910, 910, held)], seed=seed)
+    write_run(results, "main", "capitals", "n8", [E(0), E(250, facts=250)], seed=1337)
+    run_list = [{"regime": "main", "task": t, "model": "n8", "seed": s} for t in ("arithmetic", "capitals") for s in (1337, 1338)]
+    df = A.write_sweep(run_list, results, small_config(), tmp_path / "sweep.csv", tmp_path / "sweep.png")
+    arith = df[df["task"] == "arithmetic"].iloc[0]
+    assert (arith["parameters"], arith["mean"], arith["seeds_complete"], arith["seeds_planned"]) == (544, 75.0, 2, 2)
+    cap = df[df["task"] == "capitals"].iloc[0]
+    assert (cap["parameters"], cap["mean"], cap["seeds_complete"]) == (51 * 8 + 6 * 64 + 24, 50.0, 1)
+    assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# ---- out of domain ---------------------------------------------------------------------------------------
+def test_error_stats_on_hand_answers():
+    stats = A.error_stats([20, 20, 20, 20, 20, 20], ["20", "19", "22", "30", None, "-1"])
+    # wrong parsed answers: 19, 22, 30, -1 -> errors 1, 2, 10, 21; median 6; p90 = 10 + 0.7 * 11 = 17.7
+    assert stats == {"wrong": 4, "unparsed": 1, "abs_err_median": 6.0, "abs_err_p90": pytest.approx(17.7),
+                     "share_within_1": 0.25}
+    assert math.isnan(A.error_stats([3], ["3"])["abs_err_median"])
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A real 21-iteration n14 arithmetic run (seconds), for the evaluation-only experiments."""
+    torch.set_num_threads(1)
+    tmp = tmp_path_factory.mktemp("tiny")
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    write_dataset("arithmetic", config["data"], tmp / "data")
+    cfg = resolve_run(config | {"training": config["training"] | {"max_iters": 20, "eval_interval": 10,
+                                                                   "loss_interval": 10, "loss_batches": 1,
+                                                                   "checkpoint_interval": 100, "compile": False}},
+                      "arithmetic", "n14", "main", 1337)
+    Trainer(cfg, tmp / "data", tmp / "run", device="cpu", log=lambda m: None).run()
+    return tmp, config
+
+
+def test_ood_samples_match_the_evaluate_ood_counts(tiny_run):
+    tmp, config = tiny_run
+    samples = A.write_ood_samples(tmp / "run" / "best.pt", config["data"], tmp / "samples.csv")
+    counts = evaluate_ood(tmp / "run" / "best.pt")
+    assert len(samples) == 2 * (400 - 100) * 10
+    for op, key in (("addition", "ood_add"), ("subtraction", "ood_sub")):
+        assert int(samples.loc[samples["operator"] == op, "correct"].sum()) == counts[f"{key}_correct"]
+    pd.DataFrame([counts]).to_csv(tmp / "ood.csv", index=False)
+    table = A.ood_table([{"regime": "main", "model": "n14", "seed": 1337, "samples": tmp / "samples.csv",
+                          "counts": tmp / "ood.csv"}], A.paper_ood_values(PAPER_DIR))
+    assert list(table["operator"]) == ["addition", "subtraction"] and list(table["paper_pct"]) == [0.0, 4.75]
+    assert list(table["total"]) == [3000, 3000]
+    bad = dict(counts, ood_add_correct=counts["ood_add_correct"] + 1)
+    pd.DataFrame([bad]).to_csv(tmp / "bad.csv", index=False)
+    with pytest.raises(ValueError, match="must sample alike"):
+        A.ood_table([{"regime": "main", "model": "n14", "seed": 1337, "samples": tmp / "samples.csv", "counts": tmp / "bad.csv"}])
+
+
+def test_evaluation_variants_of_a_checkpoint(tiny_run):
+    tmp, config = tiny_run
+    variants = X.DEFAULTS["sensitivity_eval"]["variants"]
+    df = A.evaluate_variants(tmp / "run" / "best.pt", config["data"], variants).set_index("variant")
+    assert list(df.index) == ["reference", "temperature_0.8", "greedy", "grid_100"]  # prompt style: capitals only
+    assert df.loc["grid_100", "add_total"] == 1000 and df.loc["reference", "add_total"] == 910
+    assert (df["heldout_total"] == 40).all() and (df["facts_total"] == 0).all()
+    again = A.evaluate_variants(tmp / "run" / "best.pt", config["data"], {"greedy": {"top_k": 1}})
+    assert again.iloc[0]["add_correct"] == df.loc["greedy", "add_correct"]  # seeded: the same counts
+    with pytest.raises(ValueError, match="may set only"):
+        A.evaluate_variants(tmp / "run" / "best.pt", config["data"], {"x": {"warmup_iters": 1}})
+
+
+def test_sensitivity_table_marks_training_variants_not_run(tmp_path):
+    results = tmp_path / "results"
+    write_run(results, "main", "arithmetic", "n14", [E(0), E(250, 910, 910, 40)])
+    write_run(results, "warmup_100", "arithmetic", "n14", [E(0), E(250, 890, 890, 0)])
+    ref = [{"regime": "main", "task": "arithmetic", "model": "n14", "seed": 1337}]
+    train = [{"regime": r, "task": "arithmetic", "model": "n14", "seed": 1337} for r in ("warmup_100", "no_clip")]
+    df = A.sensitivity_table(ref, [], train, results, {"warmup_100": {"warmup_iters": 100}})
+    assert list(df["heldout"]) == ["40/40", "0/40", ""] and list(df["status"]) == ["complete", "complete", "absent"]
+    assert df.iloc[1]["setting"] == '{"warmup_iters": 100}'
+
+
+# ---- report ----------------------------------------------------------------------------------------------
+def test_report_view_says_which_experiments_were_switched_off(tmp_path):
+    config = small_config()
+    (tmp_path / "experiments").mkdir()
+    pd.DataFrame([{"regime": "main", "model": "n14", "wall_seconds": 7200.0}]).to_csv(tmp_path / "experiments" / "ood.csv", index=False)
+    view = {e["name"]: e for e in A.report_view(config, tmp_path)}
+    assert view["seeds"]["off"] == "not run (switched off in config.yaml: experiments.seeds.enabled)"
+    assert not view["seeds"]["enabled"] and view["ood"]["enabled"]
+    assert view["ood"]["cpu"].startswith("2.00 h of CPU time") and "<table" in view["ood"]["tables"][0]["html"]
+    assert view["sensitivity_eval"]["tables"][0]["missing"]
+
+
+# ---- workflow --------------------------------------------------------------------------------------------
+def dry_run(tmp_path, experiments: dict) -> dict[str, int]:
+    overrides = {"results_dir": f"{tmp_path}/results", "blog": {"enabled": False}, "run_mlt": "never",
+                 "experiments": experiments}
+    (tmp_path / "o.yaml").write_text(yaml.safe_dump(overrides))
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--nolock", "--cores", "2", "--configfiles",
+                          str(REPO / "config.yaml"), str(tmp_path / "o.yaml")], cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    stats = res.stdout.split("Job stats:", 1)[1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
+
+
+OFF = {name: {"enabled": False} for name in X.EXPERIMENTS}
+EXPERIMENT_RULES = {"train_experiment", "train_sweep", "ood_samples", "ood_table", "extended_table",
+                    "long_training_table", "seeds_table", "sweep_table", "sensitivity_eval", "sensitivity_table"}
+
+
+def test_switched_off_experiments_add_no_job(tmp_path):
+    jobs = dry_run(tmp_path, OFF)
+    assert not EXPERIMENT_RULES & set(jobs)
+    assert jobs["train_model"] == 18 and jobs["evaluate_ood"] == 1  # the paper's n-model runs, section 5.1 n14
+
+
+def test_default_and_all_on_schedules(tmp_path):
+    jobs = dry_run(tmp_path, {})  # defaults: the two evaluation-only experiments
+    assert {k: jobs.get(k, 0) for k in EXPERIMENT_RULES} == {
+        "ood_samples": 6, "ood_table": 1, "sensitivity_eval": 4, "sensitivity_table": 1, "train_experiment": 0,
+        "train_sweep": 0, "extended_table": 0, "long_training_table": 0, "seeds_table": 0, "sweep_table": 0}
+    assert jobs["train_model"] == 18 and jobs["evaluate_ood"] == 6
+    on = {name: {"enabled": True} for name in X.EXPERIMENTS} | {"extended": {"enabled": True, "device": "cpu"}}
+    jobs = dry_run(tmp_path, on)
+    # 18 paper n-model runs + 4 more seeds of each; 9 sweep widths x 2 tasks x 3 seeds; extended + 4 long + 4 variants
+    assert (jobs["train_model"], jobs["train_sweep"], jobs["train_experiment"]) == (18 + 72, 54, 9)
+    assert all(jobs[r] == 1 for r in ("extended_table", "long_training_table", "seeds_table", "sweep_table"))

@@ -1,0 +1,115 @@
+# Helpers of the experiments stage (experiments.smk): which runs and files each experiment needs.
+# Functions only, so experiments.smk stays declarations (snakemake --lint keeps the two apart).
+import re
+
+from toobig import experiments as X
+from toobig.analysis.experiments import experiment_outputs
+
+EXP = X.experiments_section(config)
+EXP_DIR = f"{RESULTS}/experiments"
+EXP_OUT = experiment_outputs(config, RESULTS)
+# Regime wildcards of train_experiment (extended, long, long_wd, warmup_100, no_clip, ...); disjoint from
+# train_model's main|controlled, so no ruleorder is needed.
+EXPERIMENT_REGIMES = "|".join(re.escape(name) for name in X.experiment_regimes(config))
+# Sweep widths that are not models of model_settings (n14, n28, n56 are the paper's runs, trained by train_model).
+SWEEP_MODELS = r"n(?!(?:{})(?![0-9]))[0-9]+".format("|".join(re.escape(m[1:]) for m in config["model_settings"]
+                                                              if X.SWEEP_MODEL.match(m)) or "x")
+
+
+def experiment_on(name):
+    return bool(EXP[name]["enabled"])
+
+
+def experiment_targets():
+    """What the target all needs from the experiments, the tables and figures of every one switched on ([] if none)."""
+    targets = []
+    for name, files in EXP_OUT.items():
+        if experiment_on(name):
+            targets += [f for f in files if f not in targets]
+    return targets
+
+
+def paper_run_keys():
+    """(regime, task, model, seed) of the paper-fidelity runs, so tables can tell the time experiments added."""
+    return [(r["regime"], r["task"], r["model"], int(r["seed"])) for r in all_runs()]
+
+
+def experiment_run_config(wildcards):
+    """The complete settings of an experiment run (a param: editing experiments.* re-runs exactly those runs)."""
+    try:
+        cfg = X.resolve_experiment_run(config, wildcards.task, wildcards.model, wildcards.regime, int(wildcards.seed))
+    except ConfigError as err:
+        raise WorkflowError(f"config.yaml: {err}")
+    return cfg.to_dict()
+
+
+def experiment_run_device(wildcards):
+    if wildcards.regime == "extended":
+        return EXP["extended"]["device"]
+    return get_run_device(wildcards)
+
+
+def experiment_run_gpus(wildcards):
+    return 1 if experiment_run_device(wildcards) == "cuda" else 0
+
+
+def experiment_run_files(name):
+    """metrics.csv and provenance.json of every run experiment `name` reads."""
+    runs = X.experiment_runs(config, name)
+    if name == "extended" and run_dir(**runs[0]) != EXTENDED_RUN_DIR:
+        raise WorkflowError(f"experiments.extended.seed writes {run_dir(**runs[0])}, but Figure 7 reads "
+                            f"{EXTENDED_RUN_DIR}: set experiments.extended.seed to seeds[0]")
+    return run_files(runs) + run_files(runs, "provenance.json")
+
+
+def ood_runs():
+    """Every arithmetic run trained here, of the regimes experiments.ood.regimes names (ood_targets() is the
+    main-regime n14 subset of these, for the paper's section 5.1 claim)."""
+    return [run for regime in EXP["ood"]["regimes"] for run in planned_runs(regime=regime, task="arithmetic")]
+
+
+def ood_sample_files():
+    return [f"{EXP_DIR}/ood/{r['regime']}/{r['model']}/seed{r['seed']}/samples.csv" for r in ood_runs()]
+
+
+def ood_count_files():
+    """The evaluate_ood rule's counts (aggregation.smk) for the same runs: the table checks both agree."""
+    return [rules.evaluate_ood.output.csv.format(**r) for r in ood_runs()]
+
+
+def sensitivity_runs():
+    """The paper-protocol runs whose best checkpoints are re-evaluated (first configured seed)."""
+    s = EXP["sensitivity_eval"]
+    return [run for task in s["tasks"] for model in s["models"]
+            for run in planned_runs(regime=s["regime"], task=task, model=model, seed=config["seeds"][0])]
+
+
+def sensitivity_reference_runs():
+    """Reference rows of the sensitivity table: the evaluation runs, and the training variants' paper runs."""
+    refs = sensitivity_runs() if experiment_on("sensitivity_eval") else []
+    if experiment_on("sensitivity_training"):
+        t = EXP["sensitivity_training"]
+        refs += [r for model in t["models"] for seed in t["seeds"]
+                 for r in planned_runs(regime="main", task=t["task"], model=model, seed=seed) if r not in refs]
+    return refs
+
+
+def sensitivity_eval_files():
+    if not experiment_on("sensitivity_eval"):
+        return []
+    return [f"{EXP_DIR}/sensitivity/{r['regime']}/{r['task']}/{r['model']}/seed{r['seed']}.csv" for r in sensitivity_runs()]
+
+
+def sensitivity_training_runs():
+    return X.experiment_runs(config, "sensitivity_training") if experiment_on("sensitivity_training") else []
+
+
+def sensitivity_table_inputs(wildcards):
+    refs = sensitivity_reference_runs()
+    return {"reference": run_files(refs) + run_files(refs, "provenance.json"), "evaluations": sensitivity_eval_files(),
+            "training": run_files(sensitivity_training_runs()) + run_files(sensitivity_training_runs(), "provenance.json")}
+
+
+def experiment_report_inputs():
+    """The report waits for every experiment table and figure switched on."""
+    return experiment_targets()

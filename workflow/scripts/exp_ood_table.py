@@ -1,0 +1,12 @@
+# Out-of-domain table: per run and operator, accuracy and how wrong the wrong answers are.
+import sys
+from pathlib import Path
+
+from toobig.analysis.experiments import ood_table, paper_ood_values
+
+sys.stderr = open(snakemake.log[0], "w")
+entries = [dict(run, samples=s, counts=c)
+           for run, s, c in zip(snakemake.params.runs, snakemake.input.samples, snakemake.input.counts)]
+df = ood_table(entries, paper_ood_values(Path(snakemake.input.paper).parent))
+df.to_csv(snakemake.output.csv, index=False, lineterminator="\n")
+print(f"{len(df)} rows", file=sys.stderr)

@@ -1,0 +1,11 @@
+# Extended / long training: one row per run (best row, held-out over training, wall time); optional figure.
+import sys
+
+from toobig.analysis.experiments import long_training_figure, write_runs_table
+
+sys.stderr = open(snakemake.log[0], "w")
+paper_runs = {tuple(k) for k in snakemake.params.paper_runs}
+df = write_runs_table(snakemake.params.runs, snakemake.config["results_dir"], snakemake.output.csv, paper_runs)
+if snakemake.params.figure:
+    long_training_figure(df, snakemake.config["results_dir"], snakemake.output.png)
+print(f"{len(df)} runs", file=sys.stderr)

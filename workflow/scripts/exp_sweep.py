@@ -1,0 +1,9 @@
+# Capacity sweep: held-out and facts accuracy against parameter count (table and figure).
+import sys
+
+from toobig.analysis.experiments import write_sweep
+
+sys.stderr = open(snakemake.log[0], "w")
+df = write_sweep(snakemake.params.runs, snakemake.config["results_dir"], {"model_settings": snakemake.params.model_settings},
+                 snakemake.output.csv, snakemake.output.png, {tuple(k) for k in snakemake.params.paper_runs})
+print(f"{len(df)} sweep points", file=sys.stderr)
