@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import resolve_run
+from ..train import METRIC_COLUMNS  # the columns the trainer writes
 
 MODELS = ("n14", "n28", "n56", "mlt")
 DISPLAY = {"n14": "n14", "n28": "n28", "n56": "n56", "mlt": "MLT"}  # names as the paper prints them
@@ -29,9 +30,6 @@ TASK_METRICS = {"arithmetic": ("addition", "subtraction", "heldout"), "capitals"
 METRIC_COUNTS = {"addition": (("add_correct",), ("add_total",)), "subtraction": (("sub_correct",), ("sub_total",)),
                  "facts": (("facts_correct",), ("facts_total",)), "heldout": (("heldout_correct",), ("heldout_total",)),
                  "combined": (("add_correct", "sub_correct", "facts_correct"), ("add_total", "sub_total", "facts_total"))}
-METRIC_COLUMNS = ("iter", "lr", "score", "add_correct", "add_total", "add_terminated", "sub_correct", "sub_total",
-                  "sub_terminated", "heldout_correct", "heldout_total", "heldout_terminated", "facts_correct",
-                  "facts_total", "batch_loss", "train_loss", "val_loss")
 NEEDS_GPU = "not run here (needs a GPU)"
 
 
