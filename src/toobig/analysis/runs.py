@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import resolve_run
+from ..config import MODELS, resolve_run
 from ..train import METRIC_COLUMNS  # the columns the trainer writes
 
-MODELS = ("n14", "n28", "n56", "mlt")
+
 DISPLAY = {"n14": "n14", "n28": "n28", "n56": "n56", "mlt": "MLT"}  # names as the paper prints them
 # Paper table number -> (regime, task); Figures 1-6 follow the same order.
 TABLE_RUNS = {2: ("main", "arithmetic"), 3: ("main", "capitals"), 4: ("main", "joint"),
