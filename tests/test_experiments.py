@@ -270,3 +270,34 @@ def test_default_and_all_on_schedules(tmp_path):
     # 18 paper n-model runs + 4 more seeds of each; 9 sweep widths x 2 tasks x 3 seeds; extended + 4 long + 4 variants
     assert (jobs["train_model"], jobs["train_sweep"], jobs["train_experiment"]) == (18 + 72, 54, 9)
     assert all(jobs[r] == 1 for r in ("extended_table", "long_training_table", "seeds_table", "sweep_table"))
+
+
+def test_sweep_and_long_training_stacks_are_stackable(config):
+    from toobig.multirun import check_stackable
+
+    exp = X.experiments_section(config)
+    sweep = [X.resolve_experiment_run(config, "arithmetic", "n8", "main", s) for s in exp["sweep"]["seeds"]]
+    long = [X.resolve_experiment_run(config, "arithmetic", "n56", v, s) for v in exp["long_training"]["variants"]
+            for s in exp["long_training"]["seeds"]]
+    check_stackable(sweep)
+    check_stackable(long)
+
+
+def test_with_stack_runs_the_sweep_trains_one_process_per_width(tmp_path):
+    overrides = {"results_dir": f"{tmp_path}/results", "blog": {"enabled": False}, "run_mlt": "never", "stack_runs": True,
+                 "experiments": {"sweep": {"enabled": True}, "long_training": {"enabled": True}}}
+    (tmp_path / "o.yaml").write_text(yaml.safe_dump(overrides))
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--nolock", "--cores", "2", "--configfiles",
+                          str(REPO / "config.yaml"), str(tmp_path / "o.yaml"), "--", f"{tmp_path}/results/experiments/sweep.csv",
+                          f"{tmp_path}/results/experiments/long_training.csv"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    stats = res.stdout.split("Job stats:", 1)[1]
+    jobs = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
+    # 9 widths x 2 tasks (3 seeds each); n28 and n56 (2 variants); 14/28/56 x 2 tasks x 3 seeds as paper stacks
+    assert (jobs["train_sweep_stack"], jobs["train_long_stack"], jobs["train_stack"]) == (18, 2, 18)
+    assert "train_sweep" not in jobs and "train_experiment" not in jobs
+
+
+def test_a_stacked_run_counts_its_share_of_the_stack_time():
+    assert A.cpu_seconds({"wall_seconds": 9.0, "stacked_with": ["a", "b"]}) == 3.0
+    assert A.cpu_seconds({"wall_seconds": 9.0}) == 9.0 and math.isnan(A.cpu_seconds({}))

@@ -73,6 +73,68 @@ rule train_sweep:
         "../scripts/train_model.py"
 
 
+if config.get("stack_runs", False):
+
+    rule train_sweep_stack:
+        input:
+            text=rules.make_dataset.output.text,
+            prompts=rules.make_dataset.output.prompts,
+            meta=rules.make_dataset.output.meta,
+        output:
+            [f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{seed}/{name}"
+             for seed in EXP["sweep"]["seeds"] for name in STACK_FILES],
+        params:
+            runs=sweep_stack_configs,
+            out_dirs=sweep_stack_dirs,
+            device=stack_device(),
+            cuda_graphs=config.get("cuda_graphs", False),
+            training_version=TRAINING_VERSION,
+        log:
+            f"{RESULTS}/logs/train_sweep_stack/{{regime}}/{{task}}/{{model}}.log",
+        wildcard_constraints:
+            regime="main|controlled",
+            task="arithmetic|capitals|joint",
+            model=SWEEP_MODELS,
+        threads: config["threads_per_job"]
+        resources:
+            gpu=stack_gpus,
+        conda:
+            "../../environment.yml"
+        script:
+            "../scripts/train_stack.py"
+
+    rule train_long_stack:
+        input:
+            text=rules.make_dataset.output.text,
+            prompts=rules.make_dataset.output.prompts,
+            meta=rules.make_dataset.output.meta,
+        output:
+            [f"{RESULTS}/runs/{regime}/{{task}}/{{model}}/seed{seed}/{name}"
+             for regime in EXP["long_training"]["variants"] for seed in EXP["long_training"]["seeds"]
+             for name in STACK_FILES],
+        params:
+            runs=long_stack_configs,
+            out_dirs=long_stack_dirs,
+            device=stack_device(),
+            cuda_graphs=config.get("cuda_graphs", False),
+            training_version=TRAINING_VERSION,
+        log:
+            f"{RESULTS}/logs/train_long_stack/{{task}}/{{model}}.log",
+        wildcard_constraints:
+            task="arithmetic|capitals|joint",
+            model=r"n[0-9]+",
+        threads: config["threads_per_job"]
+        resources:
+            gpu=stack_gpus,
+        conda:
+            "../../environment.yml"
+        script:
+            "../scripts/train_stack.py"
+
+    ruleorder: train_sweep_stack > train_sweep
+    ruleorder: train_long_stack > train_experiment
+
+
 rule ood_samples:
     input:
         best=f"{RESULTS}/runs/{{regime}}/arithmetic/{{model}}/seed{{seed}}/best.pt",

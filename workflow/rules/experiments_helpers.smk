@@ -113,3 +113,51 @@ def sensitivity_table_inputs(wildcards):
 def experiment_report_inputs():
     """The report waits for every experiment table and figure switched on."""
     return experiment_targets()
+
+
+# With stack_runs: true (the project's switch, training_stacked.smk), the sweep's seeds of one width, and the long
+# training's variants and seeds of one model, train as one stack in one process (toobig.multirun): they differ
+# only in seed, regime and weight decay. Stacked runs equal single runs to float rounding, not bit for bit.
+STACK_FILES = ("metrics.csv", "timing.csv", "best.pt", "provenance.json")
+
+
+def sweep_stack_runs(wildcards):
+    """The sweep's seeds of one (regime, task, width), as run dicts."""
+    return [dict(regime=wildcards.regime, task=wildcards.task, model=wildcards.model, seed=s) for s in EXP["sweep"]["seeds"]]
+
+
+def long_stack_runs(wildcards):
+    """The long training's variants x seeds of one (task, model), as run dicts."""
+    t = EXP["long_training"]
+    return [dict(regime=v, task=wildcards.task, model=wildcards.model, seed=s) for v in t["variants"] for s in t["seeds"]]
+
+
+def stack_configs(runs):
+    try:
+        return [X.resolve_experiment_run(config, r["task"], r["model"], r["regime"], r["seed"]).to_dict() for r in runs]
+    except ConfigError as err:
+        raise WorkflowError(f"config.yaml: {err}")
+
+
+def sweep_stack_configs(wildcards):
+    return stack_configs(sweep_stack_runs(wildcards))
+
+
+def sweep_stack_dirs(wildcards):
+    return [run_dir(**r) for r in sweep_stack_runs(wildcards)]
+
+
+def long_stack_configs(wildcards):
+    return stack_configs(long_stack_runs(wildcards))
+
+
+def long_stack_dirs(wildcards):
+    return [run_dir(**r) for r in long_stack_runs(wildcards)]
+
+
+def stack_device():
+    return "cuda" if config["nmodel_device"] == "cuda" else "cpu"
+
+
+def stack_gpus(wildcards):
+    return 1 if config["nmodel_device"] == "cuda" else 0

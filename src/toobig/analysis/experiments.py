@@ -2,7 +2,7 @@
 the report's view of them. Which runs each experiment needs is decided in toobig.experiments.
 
 Every table has a `wall_seconds` column: the training wall time of the runs behind the row (provenance.json;
-one torch thread per run, so on the CPU it is the CPU time), or the evaluation's own time for the
+one torch thread per run, so on the CPU it is the CPU time; a stacked run counts its share of the stack's time), or the evaluation's own time for the
 evaluation-only experiments. `extra_wall_seconds` leaves out the paper's own runs that an experiment reuses.
 """
 from __future__ import annotations
@@ -146,6 +146,14 @@ def paper_ood_values(paper_dir) -> dict:
 # ---------------------------------------------------------------------------------------------------------
 # Run summaries (long training, extended, seeds, sweep, training variants)
 # ---------------------------------------------------------------------------------------------------------
+def cpu_seconds(provenance: dict) -> float:
+    """A run's share of the CPU time: its wall_seconds, divided among the runs of its stack when it was trained
+    stacked (toobig.multirun records the stack's wall time in every member, with `stacked_with`)."""
+    if "wall_seconds" not in provenance:
+        return math.nan
+    return float(provenance["wall_seconds"]) / (1 + len(provenance.get("stacked_with") or []))
+
+
 def run_summary(run: dict, results_dir, paper_runs: set | None = None, run_dir=None) -> dict:
     """The best row and training history of one run directory; status "absent" when it has no metrics.csv."""
     path = Path(run_dir) if run_dir else runs.run_path(results_dir, run["regime"], run["task"], run["model"], run["seed"])
@@ -157,7 +165,8 @@ def run_summary(run: dict, results_dir, paper_runs: set | None = None, run_dir=N
         return out
     m, best = r.metrics, r.best()
     out.update(best_iter=int(best["iter"]), last_iter=int(m["iter"].iloc[-1]), evaluations=len(m),
-               wall_seconds=float(r.provenance.get("wall_seconds", math.nan)), parameters=r.provenance.get("parameters"))
+               wall_seconds=cpu_seconds(r.provenance), stack_size=1 + len(r.provenance.get("stacked_with") or []),
+               parameters=r.provenance.get("parameters"))
     for metric in ("addition", "subtraction", "facts", "combined"):
         out[metric] = runs.percent(best, metric)
     out["heldout_correct"], out["heldout_total"] = int(best["heldout_correct"]), int(best["heldout_total"])
@@ -408,7 +417,7 @@ def sensitivity_table(reference: list[dict], eval_files: list[dict], train_varia
         if r.present:
             b = r.best()
             add("paper protocol (training-time best row)", "reference", "{}", run, {k: int(b[k]) for k in keys},
-                int(b["iter"]), float(r.provenance.get("wall_seconds", math.nan)), r.status)
+                int(b["iter"]), cpu_seconds(r.provenance), r.status)
     for e in eval_files:
         if not Path(e["path"]).exists():
             continue
@@ -421,7 +430,7 @@ def sensitivity_table(reference: list[dict], eval_files: list[dict], train_varia
         if r.present:
             b = r.best()
             add(run["regime"], "training", setting, run, {k: int(b[k]) for k in keys}, int(b["iter"]),
-                float(r.provenance.get("wall_seconds", math.nan)), r.status)
+                cpu_seconds(r.provenance), r.status)
         else:
             add(run["regime"], "training", setting, run, {}, None, math.nan, "absent")
     return pd.DataFrame(rows)
