@@ -279,6 +279,3 @@ rule sensitivity_table:
     script:
         "../scripts/exp_sensitivity_table.py"
 
-
-# The report (report.smk) shows every experiment; it must wait for the ones switched on.
-workflow.get_rule("render_report").set_input(experiments=experiment_report_inputs())

@@ -25,6 +25,7 @@ rule render_report:
         figures=expand(rules.make_figure.output.png, n=FIGURE_NUMBERS),
         claims=rules.check_claims.output.csv,
         ood=ood_targets(),
+        experiments=experiment_report_inputs(),  # the experiments switched on (experiments.smk)
         template="workflow/report/report.html.j2",
         captions=f"{PAPER_DIR}/captions.yaml",
     output:
