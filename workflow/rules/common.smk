@@ -53,12 +53,20 @@ def all_runs():
     ]
 
 
+def finished(run):
+    """A run is finished once provenance.json exists: the trainer writes it last."""
+    return Path(run_dir(**run), "provenance.json").exists()
+
+
 def planned_runs(**only):
-    """The runs this machine will train, optionally filtered, e.g. planned_runs(regime="main", task="capitals")."""
+    """The runs this machine will train, optionally filtered, e.g. planned_runs(regime="main", task="capitals").
+    With finished_runs_only (profiles/snapshot), only those already finished: a report of what exists now."""
     return [
         run
         for run in all_runs()
-        if (run["model"] != "mlt" or mlt_planned()) and all(run[k] == v for k, v in only.items())
+        if (run["model"] != "mlt" or mlt_planned())
+        and all(run[k] == v for k, v in only.items())
+        and (finished(run) or not config["finished_runs_only"])
     ]
 
 
