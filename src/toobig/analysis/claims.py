@@ -40,7 +40,8 @@ class Measured:
     def run(self, regime: str, task: str, model: str, seed: int) -> runs.RunResult:
         key = (regime, task, model, seed)
         if key not in self._runs:
-            self._runs[key] = runs.load_run(self.results_dir, regime, task, model, seed, self.max_iters)
+            self._runs[key] = runs.load_run(self.results_dir, regime, task, model, seed, self.max_iters,
+                                            self.config.get("finished_runs_only", False))
         return self._runs[key]
 
     def ood(self, regime: str, model: str, seed: int) -> dict | None:

@@ -97,16 +97,19 @@ def absent_note(model: str) -> str:
 
 
 def load_run(results_dir: str | Path, regime: str, task: str, model: str, seed: int,
-             max_iters: int | None = None) -> RunResult:
-    return load_run_dir(run_path(results_dir, regime, task, model, seed), regime, task, model, seed, max_iters)
+             max_iters: int | None = None, finished_only: bool = False) -> RunResult:
+    return load_run_dir(run_path(results_dir, regime, task, model, seed), regime, task, model, seed, max_iters,
+                        finished_only)
 
 
 def load_run_dir(path: str | Path, regime: str, task: str, model: str, seed: int,
-                 max_iters: int | None = None) -> RunResult:
-    """A run directory in any place (the extended run may live outside results/runs)."""
+                 max_iters: int | None = None, finished_only: bool = False) -> RunResult:
+    """A run directory in any place (the extended run may live outside results/runs). With finished_only
+    (config finished_runs_only), a run still training counts as absent, so a snapshot does not depend on
+    how far an unfinished run happened to be."""
     path = Path(path)
     metrics_file = path / "metrics.csv"
-    if not metrics_file.exists():
+    if not metrics_file.exists() or (finished_only and not (path / "provenance.json").exists()):
         return RunResult(regime, task, model, int(seed), path, "absent", absent_note(model))
     metrics = read_metrics(metrics_file)
     prov_file = path / "provenance.json"
@@ -128,7 +131,7 @@ def load_runs(config: dict, results_dir: str | Path, regime: str, task: str) -> 
     """Every configured (model, seed) of one regime and task, in the paper's model order."""
     max_iters = config.get("training", {}).get("max_iters")
     models = [m for m in MODELS if m in config.get("models", MODELS)]
-    return [load_run(results_dir, regime, task, model, seed, max_iters)
+    return [load_run(results_dir, regime, task, model, seed, max_iters, config.get("finished_runs_only", False))
             for model in models for seed in config.get("seeds", [1337])]
 
 
