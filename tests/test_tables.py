@@ -79,3 +79,12 @@ def test_paper_tables_hold_the_printed_values():
     assert t4.loc["n28", "subtraction_printed"] == "97%" and t4.loc["n14", "facts"] == 2.0
     assert paper.paper_table(PAPER_DIR, 6).set_index("model").loc["n14", "facts_printed"] == "12.4%"
     assert paper.text_values(PAPER_DIR)["ood_subtraction"]["value"] == 4.75
+
+
+def test_snapshot_counts_an_unfinished_run_as_not_run(world):
+    """finished_runs_only: a run without provenance.json is 'not run yet', whatever rows it has written."""
+    config = {**small_config(), "finished_runs_only": True}
+    t4 = tables.results_table(4, config, world, PAPER_DIR).set_index("model")
+    assert t4.loc["n28", "status"] == "absent" and t4.loc["n28", "note"] == "not run yet (no metrics.csv)"
+    assert pd.isna(t4.loc["n28", "facts"])
+    assert t4.loc["n14", "status"] == "complete"  # finished runs are unaffected
