@@ -159,6 +159,7 @@ def test_loss_order_closer_than_the_eval_interval_is_undetermined():
 
 def test_learn_to_stop_comparison_verdict():
     _, _, off = _tables([1], [1], [1], [0.2], [0.1])
-    on = off.assign(termination_failure=0.01)
+    on = off.assign(termination_failure=0.01, overlong=0.2)
     assert compare_learn_to_stop(off, on)["verdict"] == "supported"
+    assert compare_learn_to_stop(off, on)["verdict_overlong"] == "not supported"     # 0.5 -> 0.2
     assert compare_learn_to_stop(off, off)["verdict"] == "not supported"

@@ -70,10 +70,15 @@ def judge_claims(epochs: pd.DataFrame, evals: pd.DataFrame, behaviour: pd.DataFr
                 "text": "Evaluation loss below training loss is explained by dropout being on in training",
                 "verdict": _verdict(explained),
                 "evidence": {"evals_with_eval_below_logged_train": int(len(below)), "evals": int(len(both)),
+                             "epochs_with_eval_below_logged_train": [int(e) for e in below.index],
+                             "share_of_gap_closed_by_eval_mode": float(
+                                 ((below["logged"] - below["train_loss_eval_mode"]) /
+                                  (below["logged"] - below["eval_loss"])).mean()) if len(below) else math.nan,
                              "mean_logged_train_minus_eval": gap_logged,
                              "mean_eval_mode_train_minus_eval": gap_eval_mode,
                              "note": "supported when, at >= 90% of the evaluations where eval < logged train loss, "
-                                     "the eval-mode train loss is not above the eval loss"}})
+                                     "the eval-mode train loss is not above the eval loss. The eval-mode loss removes "
+                                     "both dropout and the lag of an epoch-mean training loss"}})
 
     # 3) "the operation is almost always right even when the answer is wrong"
     f = final(behaviour)
@@ -142,9 +147,13 @@ def compare_learn_to_stop(off: pd.DataFrame, on: pd.DataFrame) -> dict:
         verdict = "undetermined"     # nothing to remove
     else:
         verdict = "supported" if on_t <= 0.1 * off_t else "not supported"
+    off_o, on_o = rows["ALL"]["overlong"]["off"], rows["ALL"]["overlong"]["on"]
+    verdict_overlong = "undetermined" if off_o == 0 else ("supported" if on_o <= 0.1 * off_o else "not supported")
     return {"claim": "learn_to_stop_removes_termination_failures",
             "text": "Teaching the end-of-text token removes the termination failures",
             "verdict": verdict,
+            "verdict_overlong": verdict_overlong,
             "evidence": {"per_operation": rows,
-                         "note": "supported when the held-out termination-failure rate with learn_to_stop falls "
-                                 "to at most a tenth of the rate without it"}}
+                         "note": "verdict: the held-out termination-failure rate (correct prefix + run-on) with "
+                                 "learn_to_stop falls to at most a tenth of the rate without it; verdict_overlong: "
+                                 "the same test on overlong answers (more digits than expected, any prefix)"}}
