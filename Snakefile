@@ -16,8 +16,8 @@ include: "workflow/rules/training_stacked.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/experiments.smk"
-include: "workflow/rules/report.smk"
 include: "workflow/rules/blog.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

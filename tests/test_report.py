@@ -54,3 +54,17 @@ def test_values_not_run_provenance_and_protocol(html):
 
 def test_self_contained(html):
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from the network
+
+
+def test_blog_section_is_embedded_with_its_images(tmp_path):
+    fragment = tmp_path / "blog" / "report.html"
+    fragment.parent.mkdir()
+    (fragment.parent / "dyn.png").write_bytes(b"\x89PNG fake")
+    fragment.write_text('<section id="blog-experiment"><h2>Blog</h2><img src="dyn.png" alt="d"></section>')
+    html = report.blog_section(fragment)
+    assert 'src="data:image/png;base64,iVBORyBmYWtl"' in html and 'src="dyn.png"' not in html
+    assert report.blog_section(None) is None and report.blog_section(tmp_path / "absent.html") is None
+
+
+def test_switched_off_blog_is_said_so(html):
+    assert "not run (switched off in config.yaml: <code>blog.enabled</code>)" in html

@@ -49,6 +49,11 @@ def blog_comparison_outputs():
     return [f"{BLOG}/learn_to_stop.json"] if config["blog"]["compare_learn_to_stop"] else []
 
 
+def blog_report_inputs():
+    """The HTML fragment the main report embeds; [] when the blog experiment is switched off."""
+    return [f"{BLOG}/report.html"] if config["blog"]["enabled"] else []
+
+
 def blog_targets():
     """What rule all needs from this experiment; [] when config["blog"]["enabled"] is false."""
     if not config["blog"]["enabled"]:

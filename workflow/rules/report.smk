@@ -26,6 +26,7 @@ rule render_report:
         claims=rules.check_claims.output.csv,
         ood=ood_targets(),
         experiments=experiment_report_inputs(),  # the experiments switched on (experiments.smk)
+        blog=blog_report_inputs(),  # the blog experiment's section (blog.smk)
         template="workflow/report/report.html.j2",
         captions=f"{PAPER_DIR}/captions.yaml",
     output:

@@ -16,4 +16,5 @@ render_report(
     out=snakemake.output.html,
     ood_csvs=list(snakemake.input.ood),
     extended_dir=snakemake.params.extended_dir,
+    blog_fragment=snakemake.input.blog[0] if snakemake.input.blog else None,
 )

@@ -8,11 +8,13 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 
+from ..fsutil import atomic_write_text
 from . import paper, runs
 from .experiments import report_view as experiments_view
 
@@ -87,6 +89,14 @@ def _embed(png: str | Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(png).read_bytes()).decode()
 
 
+def blog_section(fragment_html: str | Path | None) -> str | None:
+    """The blog experiment's HTML fragment (toobig.blog.report), its images embedded so the page stays one file."""
+    if not fragment_html or not Path(fragment_html).exists():
+        return None
+    base = Path(fragment_html).parent
+    return re.sub(r'src="([^":]+\.png)"', lambda m: f'src="{_embed(base / m.group(1))}"', Path(fragment_html).read_text())
+
+
 def provenance_rows(config: dict, results_dir: str | Path) -> tuple[list[dict], list[dict]]:
     """(one row per present run with its provenance, one row per run not run or unfinished with the reason)."""
     present, absent = [], []
@@ -113,7 +123,8 @@ def provenance_rows(config: dict, results_dir: str | Path) -> tuple[list[dict], 
 
 def render_report(config: dict, results_dir: str | Path, paper_dir: str | Path, tables: dict, figures: dict,
                   claims_csv: str | Path, template_dir: str | Path, out: str | Path,
-                  ood_csvs: list | None = None, extended_dir: str | Path | None = None) -> str:
+                  ood_csvs: list | None = None, extended_dir: str | Path | None = None,
+                  blog_fragment: str | Path | None = None) -> str:
     """tables / figures: {number: csv path / png path}. Returns the HTML it wrote to out."""
     caps = paper.captions(paper_dir)
     claims = pd.read_csv(claims_csv, keep_default_na=False)
@@ -150,8 +161,8 @@ def render_report(config: dict, results_dir: str | Path, paper_dir: str | Path, 
         present=present, absent=absent, protocol=flatten(config), quoted=quoted, ood=ood_rows,
         extended=extended, extended_note=extended_note,
         experiments=experiments_view(config, results_dir),
+        blog=blog_section(blog_fragment),
         grid=config.get("evaluation", {}).get("grid"), samples=config.get("evaluation", {}).get("samples_per_prompt"),
     )
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(html)
+    atomic_write_text(out, html)
     return html
