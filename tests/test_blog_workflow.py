@@ -1,6 +1,5 @@
 """The blog rules end to end on tiny data: a Snakefile that includes only workflow/rules/blog.smk."""
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,8 +14,7 @@ TINY_MODEL = {"init": "scratch", "pretrained": "", "n_layer": 1, "n_embd": 16, "
               "dropout": 0.1, "compact_vocab": True, "epochs": 2, "eval_every": 1}
 
 
-@pytest.mark.skipif(not os.environ.get("TOOBIG_SLOW_TESTS"),
-                    reason="runs 14 Snakemake jobs (~45 s CPU); set TOOBIG_SLOW_TESTS=1")
+@pytest.mark.slow  # runs 14 Snakemake jobs (~45 s CPU)
 def test_blog_rules_run_end_to_end(tmp_path):
     blog = yaml.safe_load((REPO / "config.yaml").read_text())["blog"]
     blog["data"]["n_lines"] = 120

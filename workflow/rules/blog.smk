@@ -4,61 +4,8 @@
 #   -> score_blog_answers (metrics from the answers: a metric change never retrains) -> plot/tables/claims
 #   -> compare_blog_learn_to_stop -> write_blog_summary (results/blog/summary.json + HTML fragment)
 
-BLOG = f"{config.get('results_dir', 'results')}/blog"
-BLOG_RUN = BLOG + "/runs/{model}_stop-{stop}"
 
-
-def blog_stop_settings():
-    """The learn_to_stop settings trained: the configured one, plus the other when compare_learn_to_stop."""
-    first = "on" if config["blog"]["learn_to_stop"] else "off"
-    if config["blog"]["compare_learn_to_stop"]:
-        return ["off", "on"]
-    return [first]
-
-
-def blog_runs():
-    return [f"{config['blog']['model']}_stop-{stop}" for stop in blog_stop_settings()]
-
-
-def blog_run_params(wildcards):
-    """The resolved settings of one run; a config edit changes them and so re-triggers the run."""
-    from toobig.blog.config import resolve_blog_run
-
-    return resolve_blog_run(config["blog"], wildcards.model, wildcards.stop == "on").to_dict()
-
-
-def blog_run_gpus(wildcards):
-    """The DistilGPT-2-size run declares one GPU; the CPU-sized variant none."""
-    return 0 if wildcards.model == "cpu" else 1
-
-
-def blog_run_paths(kind):
-    """The `kind` file of every trained run, in blog_runs() order."""
-    return [f"{BLOG}/runs/{run}/{kind}" for run in blog_runs()]
-
-
-def blog_comparison_inputs(wildcards):
-    model = config["blog"]["model"]
-    return {
-        "off": f"{BLOG}/runs/{model}_stop-off/scores.csv",
-        "on": f"{BLOG}/runs/{model}_stop-on/scores.csv",
-    }
-
-
-def blog_comparison_outputs():
-    return [f"{BLOG}/learn_to_stop.json"] if config["blog"]["compare_learn_to_stop"] else []
-
-
-def blog_report_inputs():
-    """The HTML fragment the main report embeds; [] when the blog experiment is switched off."""
-    return [f"{BLOG}/report.html"] if config["blog"]["enabled"] else []
-
-
-def blog_targets():
-    """What rule all needs from this experiment; [] when config["blog"]["enabled"] is false."""
-    if not config["blog"]["enabled"]:
-        return []
-    return [f"{BLOG}/summary.json", f"{BLOG}/report.html"]
+include: "blog_helpers.smk"
 
 
 rule make_blog_dataset:
@@ -113,6 +60,8 @@ rule score_blog_answers:
         k=config["blog"]["evaluation"]["decimals_k"],
     log:
         f"{BLOG}/logs/score_blog_answers/{{model}}_stop-{{stop}}.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/blog_score_answers.py"
 
