@@ -75,7 +75,10 @@ class RunConfig:
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def _check_type(name: str, value, expected_type):
+TYPES = {"int": int, "float": float, "bool": bool, "str": str}  # dataclass annotations (strings) -> types
+
+
+def _check_type(name: str, value, expected_type, error=ConfigError, what: str = "config"):
     if expected_type is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if expected_type is float and isinstance(value, str):
@@ -84,26 +87,23 @@ def _check_type(name: str, value, expected_type):
             return float(value)
         except ValueError:
             pass
-    if expected_type is int and isinstance(value, bool):
-        raise ConfigError(f"config key '{name}' must be an integer, got {value!r}")
-    if not isinstance(value, expected_type):
-        raise ConfigError(
-            f"config key '{name}' must be of type {expected_type.__name__}, got {type(value).__name__} ({value!r})"
-        )
+    if (expected_type is int and isinstance(value, bool)) or not isinstance(value, expected_type):
+        raise error(f"{what} key '{name}' must be {expected_type.__name__}, got {type(value).__name__} ({value!r})")
     return value
+
+
+def typed_values(cls, values: dict, what: str = "config", error=ConfigError) -> dict:
+    """values checked against dataclass cls's fields: an unknown key or a wrong type stops naming the key."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise error(f"unknown {what} key(s): {', '.join(unknown)}; known keys: {', '.join(fields)}")
+    return {name: _check_type(name, value, TYPES[fields[name].type], error, what) for name, value in values.items()}
 
 
 def run_config_from_dict(values: dict) -> RunConfig:
     """Build a RunConfig, rejecting unknown keys and wrong types with a message naming the key."""
-    fields = {f.name: f for f in dataclasses.fields(RunConfig)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ConfigError(f"unknown run config key(s): {', '.join(unknown)}; known keys: {', '.join(fields)}")
-    typed = {}
-    for name, value in values.items():
-        expected = {"int": int, "float": float, "bool": bool, "str": str}[fields[name].type]
-        typed[name] = _check_type(name, value, expected)
-    cfg = RunConfig(**typed)
+    cfg = RunConfig(**typed_values(RunConfig, values, "run config"))
     if cfg.task not in TASKS:
         raise ConfigError(f"unknown task '{cfg.task}'; choose one of {', '.join(TASKS)}")
     if cfg.n_embd % cfg.n_head:

@@ -23,7 +23,7 @@ from ..data import DEFAULT_HELDOUT, arithmetic_prompts, capitals_prompts, heldou
 from ..evaluate import Vocab, sample_prompts, tally
 from ..experiments import EVAL_VARIANT_KEYS, experiments_section, mean_interval, nmodel_parameters
 from ..fsutil import atomic_write_text
-from . import runs
+from . import figures, runs
 
 EXPERIMENTS_DIR = "experiments"  # under results_dir
 TITLES = {
@@ -192,10 +192,7 @@ def write_runs_table(run_list, results_dir, out, paper_runs=None, run_dirs=None)
 
 def long_training_figure(df: pd.DataFrame, results_dir, out_png) -> None:
     """Held-out (5,7) correct against iterations (log axis), one panel per model, one line per variant."""
-    import matplotlib
-
-    matplotlib.use("agg")
-    import matplotlib.pyplot as plt
+    plt = figures.plt  # matplotlib with the headless backend, as every figure
 
     models = list(dict.fromkeys(df["model"])) or ["none"]
     fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.6), squeeze=False)
@@ -215,9 +212,7 @@ def long_training_figure(df: pd.DataFrame, results_dir, out_png) -> None:
         else:
             ax.text(0.5, 0.5, "no run yet", ha="center", transform=ax.transAxes)
     fig.tight_layout()
-    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    figures.save(fig, out_png)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -302,10 +297,7 @@ def sweep_table(summaries: pd.DataFrame, config: dict) -> pd.DataFrame:
 
 
 def sweep_figure(df: pd.DataFrame, out_png) -> None:
-    import matplotlib
-
-    matplotlib.use("agg")
-    import matplotlib.pyplot as plt
+    plt = figures.plt  # matplotlib with the headless backend, as every figure
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for task, colour in (("arithmetic", "tab:purple"), ("capitals", "tab:green"), ("joint", "tab:orange")):
@@ -329,9 +321,7 @@ def sweep_figure(df: pd.DataFrame, out_png) -> None:
     else:
         ax.text(0.5, 0.5, "no sweep run yet", ha="center", transform=ax.transAxes)
     fig.tight_layout()
-    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    figures.save(fig, out_png)
 
 
 def write_sweep(run_list, results_dir, config, out_csv, out_png, paper_runs=None) -> pd.DataFrame:

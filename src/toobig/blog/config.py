@@ -6,6 +6,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from ..config import typed_values
+
 OPERATIONS = ("SUM", "SUBTRACT", "MULTIPLY", "DIVIDE")
 
 
@@ -61,21 +63,8 @@ class BlogRunConfig:
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _typed(name: str, value, expected):
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if expected is int and isinstance(value, bool) or not isinstance(value, expected):
-        raise BlogConfigError(f"blog config key '{name}' must be {expected.__name__}, got {value!r}")
-    return value
-
-
 def blog_run_config_from_dict(values: dict) -> BlogRunConfig:
-    fields = {f.name: f for f in dataclasses.fields(BlogRunConfig)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise BlogConfigError(f"unknown blog run key(s): {', '.join(unknown)}")
-    types = {"int": int, "float": float, "bool": bool, "str": str}
-    cfg = BlogRunConfig(**{k: _typed(k, v, types[fields[k].type]) for k, v in values.items()})
+    cfg = BlogRunConfig(**typed_values(BlogRunConfig, values, "blog run", BlogConfigError))
     if cfg.init not in ("scratch", "pretrained"):
         raise BlogConfigError(f"blog init must be 'scratch' or 'pretrained', got {cfg.init!r}")
     if cfg.init == "pretrained" and not cfg.pretrained:
