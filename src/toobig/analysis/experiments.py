@@ -7,7 +7,6 @@ evaluation-only experiments. `extra_wall_seconds` leaves out the paper's own run
 """
 from __future__ import annotations
 
-import base64
 import json
 import math
 import time
@@ -463,7 +462,7 @@ def report_view(config: dict, results_dir) -> list[dict]:
                     entry["tables" if path.suffix == ".csv" else "figures"].append({"path": str(path), "missing": True})
                     continue
                 if path.suffix == ".png":
-                    src = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+                    src = figures.embed_png(path)
                     entry["figures"].append({"path": str(path), "src": src, "missing": False})
                     continue
                 df = pd.read_csv(path)

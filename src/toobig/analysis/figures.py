@@ -7,6 +7,7 @@ Every series keeps one colour in every figure (SERIES); the authors' curves use 
 """
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import matplotlib
@@ -146,6 +147,11 @@ def extended_figure(config: dict, extended_dir: str | Path, paper_dir: str | Pat
     fig.suptitle("Figure 7: extended training of the arithmetic MLT (1.5M iterations)", fontsize=12)
     fig.tight_layout(rect=(0, 0.13, 1, 0.95))
     return fig
+
+
+def embed_png(png: str | Path) -> str:
+    """A PNG as a data URI, so an HTML page that shows it stays one self-contained file."""
+    return "data:image/png;base64," + base64.b64encode(Path(png).read_bytes()).decode()
 
 
 def save(fig, png: str | Path, pdf: str | Path | None = None) -> None:

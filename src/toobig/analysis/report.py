@@ -5,7 +5,6 @@ provenance.json; images are embedded as base64, so the single file opens from di
 """
 from __future__ import annotations
 
-import base64
 import json
 import math
 import re
@@ -16,6 +15,7 @@ import pandas as pd
 
 from ..fsutil import atomic_write_text
 from . import paper, runs
+from .figures import embed_png
 from .experiments import report_view as experiments_view
 
 METRIC_HEADERS = {"addition": "Addition", "subtraction": "Subtraction", "facts": "Facts", "combined": "Combined",
@@ -85,16 +85,12 @@ def flatten(config: dict, prefix: str = "") -> list[tuple[str, str]]:
     return rows
 
 
-def _embed(png: str | Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(Path(png).read_bytes()).decode()
-
-
 def blog_section(fragment_html: str | Path | None) -> str | None:
     """The blog experiment's HTML fragment (toobig.blog.report), its images embedded so the page stays one file."""
     if not fragment_html or not Path(fragment_html).exists():
         return None
     base = Path(fragment_html).parent
-    return re.sub(r'src="([^":]+\.png)"', lambda m: f'src="{_embed(base / m.group(1))}"', Path(fragment_html).read_text())
+    return re.sub(r'src="([^":]+\.png)"', lambda m: f'src="{embed_png(base / m.group(1))}"', Path(fragment_html).read_text())
 
 
 def provenance_rows(config: dict, results_dir: str | Path) -> tuple[list[dict], list[dict]]:
@@ -135,7 +131,7 @@ def render_report(config: dict, results_dir: str | Path, paper_dir: str | Path, 
         view = hyperparameter_view(df) if n == 1 else results_table_view(df)
         table_views.append({"number": n, "caption": caps["tables"][n], "kind": "hyper" if n == 1 else "results",
                             "view": view, "csv": str(tables[n])})
-    figure_views = [{"number": n, "caption": caps["figures"][n], "src": _embed(figures[n]), "png": str(figures[n])}
+    figure_views = [{"number": n, "caption": caps["figures"][n], "src": embed_png(figures[n]), "png": str(figures[n])}
                     for n in sorted(figures)]
     present, absent = provenance_rows(config, results_dir)
     quoted = paper.text_values(paper_dir)
