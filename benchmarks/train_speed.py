@@ -3,12 +3,15 @@
     python benchmarks/train_speed.py                         # n14 arithmetic on the CPU, one thread
     python benchmarks/train_speed.py --task capitals --model n28 --iters 300
     python benchmarks/train_speed.py --device cuda --model mlt
+    python benchmarks/train_speed.py --stacks 2,4,8                # also R seeds trained as one stack
 
 Reference = what the authors' script does: nanoGPT's model with torch's scaled_dot_product_attention,
 foreach AdamW, a get_batch that stacks windows one by one, and one generate() call per prompt and sample.
 Ours = the project's Trainer (explicit attention on the CPU, fused AdamW, windows indexed in one op, one
 batched generate per evaluation, optionally torch.compile). Figures are medians of timed repetitions.
 The projected full-run time is 30,001 steps + 121 evaluations + 61 loss estimates.
+With --stacks, R runs (seeds 1337..) train as one stack (toobig.multirun, one process, one thread); its rows
+give the time per run: the stack's step divided by R, plus each run's own evaluations and loss estimates.
 """
 from __future__ import annotations
 
@@ -24,8 +27,9 @@ import torch
 
 from toobig.config import load_config, resolve_run
 from toobig.data import write_dataset
-from toobig.evaluate import Vocab, judge
-from toobig.model import GPT, GPTConfig
+from toobig.evaluate import judge
+from toobig.model import GPT
+from toobig.multirun import StackedTrainer
 from toobig.train import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,7 +113,9 @@ def main(argv=None) -> None:
     ap.add_argument("--iters", type=int, default=200, help="timed training steps per variant")
     ap.add_argument("--evals", type=int, default=3, help="timed evaluations per variant")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
+    ap.add_argument("--stacks", default="", help="comma-separated stack sizes R to time (e.g. 2,4,8)")
     args = ap.parse_args(argv)
+    stacks = [int(r) for r in args.stacks.split(",") if r.strip()]
     torch.set_num_threads(args.threads)
 
     config = load_config(ROOT / "config.yaml")
@@ -145,6 +151,21 @@ def main(argv=None) -> None:
             ref_step = timed(lambda: [ref.step() for _ in range(args.iters)], 3) / args.iters
             ref_eval = timed(ref.evaluate, 1)
             rows.insert(0, ("reference (plain loop)", ref_step, ref_eval, loss_s * 2, 0.0))
+    for r in stacks:
+        cfgs = [dataclasses.replace(base, seed=base.seed + i, compile=not args.no_compile) for i in range(r)]
+        st = StackedTrainer(cfgs, data_dir, [Path(tempfile.mkdtemp()) for _ in cfgs], args.device, log=lambda m: None)
+
+        def stack_step(st=st):
+            losses = st.forward()
+            losses.detach().float().tolist()
+            st.update(losses, base.learning_rate)
+
+        t0 = time.perf_counter()
+        stack_step()  # compile (if any) happens here
+        warm = time.perf_counter() - t0
+        step_s = timed(lambda: [stack_step() for _ in range(args.iters)], 3) / args.iters
+        # evaluations and loss estimates are each run's own (the single run's code on its slice of the stack)
+        rows.append((f"ours, stack of {r} (per run)", step_s / r, rows[-1][2], rows[-1][3], warm / r))
 
     steps, evals, losses = base.max_iters + 1, base.max_iters // base.eval_interval + 1, base.max_iters // base.loss_interval + 1
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu, {args.threads} thread(s)"

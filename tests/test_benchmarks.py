@@ -31,3 +31,20 @@ def test_gpu_benchmark_prints_every_figure_on_cpu():
     assert re.search(r"projected wall time, 2 of the 24 paper runs .*: " + NUMBER + " min", text)
     assert re.search(r"1\.5M-iteration run .* ours \(ours \(eager\)\) " + NUMBER + " h, reference " + NUMBER + " h",
                      text)
+
+
+def test_cpu_benchmark_prints_the_reference_ours_and_a_stack_per_run():
+    out = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "train_speed.py"), "--iters", "2", "--evals", "1",
+         "--no-compile", "--stacks", "2"], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    rows = {}
+    for line in out.stdout.splitlines():
+        for variant in ("reference (plain loop)", "ours (eager)", "ours, stack of 2 (per run)"):
+            if line.startswith(variant):
+                rows[variant] = line[len(variant):].split()
+    assert set(rows) == {"reference (plain loop)", "ours (eager)", "ours, stack of 2 (per run)"}, out.stdout
+    for cells in rows.values():  # ms/iter, s/eval, s/loss-est, start-up s, full run min, speed-up
+        assert len(cells) == 6 and all(re.fullmatch(NUMBER + "x?", c) for c in cells), cells
+        assert float(cells[0]) > 0 and float(cells[4]) > 0
+    assert rows["reference (plain loop)"][5] == "1.0x"  # the speed-ups are ratios to the reference row
