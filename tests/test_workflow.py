@@ -134,3 +134,22 @@ def test_environment_yml_names_the_same_pinned_packages_as_pyproject():
     pip_section = next(d["pip"] for d in env if isinstance(d, dict))
     assert _pins(project) == _pins(pip_section)
     assert all(v for v in _pins(project).values()), "every dependency is pinned"
+
+
+def test_a_snapshot_tabulates_finished_experiment_runs_and_trains_none(tmp_path):
+    done = tmp_path / "results" / "runs" / "main" / "arithmetic" / "n14" / "seed1337"
+    done.mkdir(parents=True)
+    for name in ("metrics.csv", "timing.csv", "best.pt", "provenance.json"):
+        (done / name).write_text("")  # a dry run looks at which files exist, not at their content
+    seeds = {"enabled": True, "seeds": [1337, 1338], "tasks": ["arithmetic"], "models": ["n14"], "regimes": ["main"]}
+    target = f"{tmp_path}/results/experiments/seeds.csv"
+    plans, trained = {}, {}
+    for snapshot in (False, True):
+        res = snakemake("-n", "--", target, tmp_path=tmp_path,
+                        overrides={"results_dir": f"{tmp_path}/results", "finished_runs_only": snapshot,
+                                   "experiments": {"seeds": seeds}})
+        assert res.returncode == 0, res.stderr
+        plans[snapshot] = planned_jobs(res.stdout + res.stderr)
+        trained[snapshot] = set(re.findall(r"model=n14, seed=(\d+)", res.stdout + res.stderr))
+    assert "1338" in trained[False]  # the full pipeline trains the missing seed
+    assert plans[True] == {"seeds_table": 1} and not trained[True]  # the snapshot lists it as not run

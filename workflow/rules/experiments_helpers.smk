@@ -54,12 +54,18 @@ def experiment_run_gpus(wildcards):
 
 
 def experiment_run_files(name):
-    """metrics.csv and provenance.json of every run experiment `name` reads."""
+    """metrics.csv and provenance.json of every run experiment `name` reads (finished ones only in a snapshot)."""
     runs = X.experiment_runs(config, name)
     if name == "extended" and run_dir(**runs[0]) != EXTENDED_RUN_DIR:
         raise WorkflowError(f"experiments.extended.seed writes {run_dir(**runs[0])}, but Figure 7 reads "
                             f"{EXTENDED_RUN_DIR}: set experiments.extended.seed to seeds[0]")
+    runs = only_finished(runs)
     return run_files(runs) + run_files(runs, "provenance.json")
+
+
+def only_finished(runs):
+    """With finished_runs_only (profiles/snapshot) the tables read what exists and list the rest as not run."""
+    return [r for r in runs if finished(r)] if config["finished_runs_only"] else runs
 
 
 def ood_runs():
@@ -101,7 +107,7 @@ def sensitivity_eval_files():
 
 
 def sensitivity_training_runs():
-    return X.experiment_runs(config, "sensitivity_training") if experiment_on("sensitivity_training") else []
+    return only_finished(X.experiment_runs(config, "sensitivity_training")) if experiment_on("sensitivity_training") else []
 
 
 def sensitivity_table_inputs(wildcards):
