@@ -235,6 +235,18 @@ def test_report_view_says_which_experiments_were_switched_off(tmp_path):
     assert view["sensitivity_eval"]["tables"][0]["missing"]
 
 
+def test_report_view_counts_each_seeds_configuration_time_once(tmp_path):
+    config = small_config()
+    config["experiments"] = {"seeds": {"enabled": True}}
+    (tmp_path / "experiments").mkdir()
+    rows = [{"regime": "main", "task": "arithmetic", "model": m, "metric": metric, "wall_seconds": wall,
+             "extra_wall_seconds": extra} for m, wall, extra in (("n14", 3600.0, 1800.0), ("n28", 7200.0, 0.0))
+            for metric in ("addition", "subtraction", "heldout_correct")]
+    pd.DataFrame(rows).to_csv(tmp_path / "experiments" / "seeds.csv", index=False)
+    seeds = {e["name"]: e for e in A.report_view(config, tmp_path)}["seeds"]
+    assert seeds["cpu"] == "3.00 h of CPU time in all (sum of wall_seconds, one thread per job); 0.50 h beyond the paper's own runs"
+
+
 # ---- workflow --------------------------------------------------------------------------------------------
 def dry_run(tmp_path, experiments: dict) -> dict[str, int]:
     overrides = {"results_dir": f"{tmp_path}/results", "blog": {"enabled": False}, "run_mlt": "never",
