@@ -239,8 +239,9 @@ def test_report_view_counts_each_seeds_configuration_time_once(tmp_path):
     config = small_config()
     config["experiments"] = {"seeds": {"enabled": True}}
     (tmp_path / "experiments").mkdir()
-    rows = [{"regime": "main", "task": "arithmetic", "model": m, "metric": metric, "wall_seconds": wall,
-             "extra_wall_seconds": extra} for m, wall, extra in (("n14", 3600.0, 1800.0), ("n28", 7200.0, 0.0))
+    rows = [{"regime": "main", "task": "arithmetic", "model": m, "metric": metric, "seeds_complete": 1,
+             "seeds_planned": 5, "mean": 1.0, "ci95_low": math.nan, "ci95_high": math.nan, "seed1337": 1.0,
+             "values": "1", "wall_seconds": wall, "extra_wall_seconds": extra} for m, wall, extra in (("n14", 3600.0, 1800.0), ("n28", 7200.0, 0.0))
             for metric in ("addition", "subtraction", "heldout_correct")]
     pd.DataFrame(rows).to_csv(tmp_path / "experiments" / "seeds.csv", index=False)
     seeds = {e["name"]: e for e in A.report_view(config, tmp_path)}["seeds"]
@@ -313,3 +314,17 @@ def test_with_stack_runs_the_sweep_trains_one_process_per_width(tmp_path):
 def test_a_stacked_run_counts_its_share_of_the_stack_time():
     assert A.cpu_seconds({"wall_seconds": 9.0, "stacked_with": ["a", "b"]}) == 3.0
     assert A.cpu_seconds({"wall_seconds": 9.0}) == 9.0 and math.isnan(A.cpu_seconds({}))
+
+
+def test_seeds_display_reads_mean_and_interval_per_cell():
+    cells = pd.DataFrame([
+        {"regime": "main", "task": "arithmetic", "model": "n14", "metric": "heldout_correct", "seeds_complete": 5,
+         "seeds_planned": 5, "mean": 26.4, "ci95_low": 3.1, "ci95_high": 49.7, "seed1337": 40.0, "values": "40 40 0 40 12"},
+        {"regime": "main", "task": "arithmetic", "model": "n28", "metric": "addition", "seeds_complete": 1,
+         "seeds_planned": 5, "mean": 97.8, "ci95_low": math.nan, "ci95_high": math.nan, "seed1337": 97.8, "values": "97.8"},
+        {"regime": "main", "task": "arithmetic", "model": "n56", "metric": "subtraction", "seeds_complete": 0,
+         "seeds_planned": 5, "mean": math.nan, "ci95_low": math.nan, "ci95_high": math.nan, "seed1337": math.nan, "values": ""}])
+    shown = A.seeds_display(cells)
+    assert list(shown["mean [95% t-interval]"]) == ["26.4 [3.1, 49.7]", "97.8 (one seed: no interval)", "no seed finished"]
+    assert list(shown["seeds finished"]) == ["5/5", "1/5", "0/5"]
+    assert list(shown["metric"]) == ["held-out (5,7) correct of 40", "addition %", "subtraction %"]

@@ -229,6 +229,8 @@ OUTCOMES = {
     "facts below 50%": (("capitals", "joint"), None, lambda r: r["facts"] < 50.0),
 }
 CELL_METRICS = ("addition", "subtraction", "facts", "combined", "heldout_correct")
+METRIC_LABELS = {"addition": "addition %", "subtraction": "subtraction %", "facts": "facts %",
+                 "combined": "combined %", "heldout_correct": "held-out (5,7) correct of 40"}
 
 
 def seeds_tables(summaries: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -442,6 +444,22 @@ def _table_html(df: pd.DataFrame, path: Path, max_rows: int = 80) -> str:
     return html
 
 
+def seeds_display(cells: pd.DataFrame) -> pd.DataFrame:
+    """seeds.csv as a reader wants it: one cell a line, mean [95% interval] over the seeds that finished."""
+    def cell(r):
+        if math.isnan(r["mean"]):
+            return "no seed finished"
+        if math.isnan(r["ci95_low"]):
+            return f"{r['mean']:.4g} (one seed: no interval)"
+        return f"{r['mean']:.4g} [{r['ci95_low']:.4g}, {r['ci95_high']:.4g}]"
+
+    return pd.DataFrame({
+        "regime": cells["regime"], "task": cells["task"], "model": cells["model"],
+        "metric": cells["metric"].map(lambda m: METRIC_LABELS.get(m, m)), "seeds finished": [f"{c}/{p}" for c, p in zip(cells["seeds_complete"], cells["seeds_planned"])],
+        "mean [95% t-interval]": [cell(r) for r in cells.to_dict("records")],
+        "seed 1337 (paper-fidelity)": cells["seed1337"], "every seed": cells["values"]})
+
+
 def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 360 else f"{seconds:.0f} s"
 
@@ -479,7 +497,8 @@ def report_view(config: dict, results_dir) -> list[dict]:
                     if "paper_run" in timed:
                         extra_col = timed["wall_seconds"].where(~timed["paper_run"].astype(bool), 0.0)
                     extra += float(pd.to_numeric(extra_col, errors="coerce").sum())
-                entry["tables"].append({"path": str(path), "html": _table_html(df, path), "missing": False})
+                shown = seeds_display(df) if path.name == "seeds.csv" else df
+                entry["tables"].append({"path": str(path), "html": _table_html(shown, path), "missing": False})
             if entry["tables"]:
                 entry["cpu"] = (f"{_hours(total)} of CPU time in all (sum of wall_seconds, one thread per job); "
                                 f"{_hours(extra)} beyond the paper's own runs")
