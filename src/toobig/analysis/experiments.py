@@ -455,7 +455,8 @@ def seeds_display(cells: pd.DataFrame) -> pd.DataFrame:
 
     return pd.DataFrame({
         "regime": cells["regime"], "task": cells["task"], "model": cells["model"],
-        "metric": cells["metric"].map(lambda m: METRIC_LABELS.get(m, m)), "seeds finished": [f"{c}/{p}" for c, p in zip(cells["seeds_complete"], cells["seeds_planned"])],
+        "metric": cells["metric"].map(lambda m: METRIC_LABELS.get(m, m)),
+        "seeds finished": [f"{c}/{p}" for c, p in zip(cells["seeds_complete"], cells["seeds_planned"])],
         "mean [95% t-interval]": [cell(r) for r in cells.to_dict("records")],
         "seed 1337 (paper-fidelity)": cells["seed1337"], "every seed": cells["values"]})
 
