@@ -151,6 +151,7 @@ def main(argv=None) -> None:
             ref_step = timed(lambda: [ref.step() for _ in range(args.iters)], 3) / args.iters
             ref_eval = timed(ref.evaluate, 1)
             rows.insert(0, ("reference (plain loop)", ref_step, ref_eval, loss_s * 2, 0.0))
+    single = rows[-1]  # the stack's runs evaluate and estimate losses with the single run's code
     for r in stacks:
         cfgs = [dataclasses.replace(base, seed=base.seed + i, compile=not args.no_compile) for i in range(r)]
         st = StackedTrainer(cfgs, data_dir, [Path(tempfile.mkdtemp()) for _ in cfgs], args.device, log=lambda m: None)
@@ -164,8 +165,7 @@ def main(argv=None) -> None:
         stack_step()  # compile (if any) happens here
         warm = time.perf_counter() - t0
         step_s = timed(lambda: [stack_step() for _ in range(args.iters)], 3) / args.iters
-        # evaluations and loss estimates are each run's own (the single run's code on its slice of the stack)
-        rows.append((f"ours, stack of {r} (per run)", step_s / r, rows[-1][2], rows[-1][3], warm / r))
+        rows.append((f"ours, stack of {r} (per run)", step_s / r, single[2], single[3], warm / r))
 
     steps, evals, losses = base.max_iters + 1, base.max_iters // base.eval_interval + 1, base.max_iters // base.loss_interval + 1
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu, {args.threads} thread(s)"

@@ -58,16 +58,21 @@ def finished(run):
     return Path(run_dir(**run), "provenance.json").exists()
 
 
+def only_finished(runs):
+    """With finished_runs_only (profiles/snapshot), the finished runs only: a report of what exists now, with the
+    rest listed as not run; otherwise every run given."""
+    return [run for run in runs if finished(run)] if config["finished_runs_only"] else runs
+
+
 def planned_runs(**only):
-    """The runs this machine will train, optionally filtered, e.g. planned_runs(regime="main", task="capitals").
-    With finished_runs_only (profiles/snapshot), only those already finished: a report of what exists now."""
-    return [
+    """The runs this machine will train, optionally filtered, e.g. planned_runs(regime="main", task="capitals");
+    in a snapshot, only those already finished."""
+    return only_finished([
         run
         for run in all_runs()
         if (run["model"] != "mlt" or mlt_planned())
         and all(run[k] == v for k, v in only.items())
-        and (finished(run) or not config["finished_runs_only"])
-    ]
+    ])
 
 
 def run_dir(regime, task, model, seed):

@@ -63,11 +63,6 @@ def experiment_run_files(name):
     return run_files(runs) + run_files(runs, "provenance.json")
 
 
-def only_finished(runs):
-    """With finished_runs_only (profiles/snapshot) the tables read what exists and list the rest as not run."""
-    return [r for r in runs if finished(r)] if config["finished_runs_only"] else runs
-
-
 def ood_runs():
     """Every arithmetic run trained here, of the regimes experiments.ood.regimes names (ood_targets() is the
     main-regime n14 subset of these, for the paper's section 5.1 claim)."""

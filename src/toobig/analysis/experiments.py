@@ -490,7 +490,7 @@ def report_view(config: dict, results_dir) -> list[dict]:
                     kind = "training" if name == "sensitivity_training" else "evaluation"
                     df = df[df["kind"].isin(["reference", kind])]
                     timed = df[df["kind"] == kind]
-                if "metric" in timed:  # seeds.csv repeats each configuration's time on every metric row
+                if path.name == "seeds.csv":  # it repeats each configuration's time on every metric row
                     timed = timed.drop_duplicates(["regime", "task", "model"])
                 if "wall_seconds" in timed and path.name != "seeds_outcomes.csv":
                     total += float(pd.to_numeric(timed["wall_seconds"], errors="coerce").sum())
