@@ -50,7 +50,7 @@ def test_verdicts_on_the_fixture_world(world):
     assert df.loc["joint-n28-saturates", "verdict"] == "not run"
     assert "incomplete: trained to iteration 500 of 1000" in df.loc["joint-n28-saturates", "not_run"]
     for cid in ("controlled-arithmetic", "controlled-capitals", "controlled-joint", "ood-n14-fails",
-                "extended-no-grokking", "n14-smallest-viable"):
+                "extended-no-grokking", "extended-no-grokking-cpu", "n14-smallest-viable"):
         assert df.loc[cid, "verdict"] == "not run"
 
 
@@ -71,6 +71,34 @@ def test_ood_and_extended_predicates(world):
     assert df.loc["ood-subtraction-better", "verdict"] == "reproduced"
     assert df.loc["extended-no-grokking", "verdict"] == "not reproduced"  # 1/40 at iteration 500
     assert "heldout_max 1/40" in df.loc["extended-no-grokking", "evidence"]
+
+
+def test_smallest_viable_reads_the_capacity_sweep(world):
+    config = small_config()
+    config["experiments"]["sweep"].update(enabled=True, widths=[8, 12, 14, 28])
+    write_run(world, "main", "arithmetic", "n8", [E(0), E(500, 500, 400), E(1000, 600, 300)])
+
+    def row():
+        return by_id(claims.evaluate_claims(paper.claims(PAPER_DIR), claims.Measured(config, world))).loc["n14-smallest-viable"]
+    first = row()  # n8 never learns, n14 does (910/910), n12 not trained yet: listed, not guessed
+    assert first["verdict"] == "reproduced" and first["not_run"] == "n12 (not run yet (no metrics.csv))"
+    assert "n8: addition 54.95%, subtraction 43.96% (not learned; should not reach 90% on both)" in first["evidence"]
+    assert "n14: addition 100.00%, subtraction 100.00% (learned; should reach 90% on both)" in first["evidence"]
+    write_run(world, "main", "arithmetic", "n12", [E(0), E(1000, 910, 820, 3)])  # 100% and 90.1%: a smaller width learns
+    second = row()
+    assert second["verdict"] == "not reproduced" and "n12: addition 100.00%, subtraction 90.11% (learned;" in second["evidence"]
+    config["experiments"]["sweep"]["enabled"] = False
+    assert row()["verdict"] == "not run"
+
+
+def test_longer_training_stand_in_counts_only_evaluations_after_the_papers_iterations(world):
+    write_run(world, "long", "arithmetic", "n28", [E(0), E(30000, 890, 890, 12), E(35000, 890, 890, 0)])
+    write_run(world, "long_wd", "arithmetic", "n28", [E(0), E(30000, 890, 890), E(40000, 890, 890, 3)])
+    row = evaluate(world).loc["extended-no-grokking-cpu"]
+    assert (row["verdict"], row["checks_passed"], row["checks_failed"]) == ("not reproduced", 1, 1)
+    assert "n28: max 0/40 over iterations [30001, end)" in row["evidence"]  # 12/40 at 30000 is outside the window
+    assert "n28: max 3/40 over iterations [30001, end) (needs == 0/40) ✗" in row["evidence"]
+    assert "n56 (not run yet (no metrics.csv))" in row["not_run"]
 
 
 def test_unknown_predicate_or_op_is_a_clear_error(world):

@@ -2,6 +2,7 @@
 counts, out-of-domain error statistics, the report section, and what the workflow schedules."""
 from __future__ import annotations
 
+import json
 import math
 import re
 import subprocess
@@ -145,15 +146,19 @@ def test_sweep_parameter_counts():
 
 def test_sweep_table_and_figure(tmp_path):
     results = tmp_path / "results"
-    for seed, held in ((1337, 40), (1338, 20)):
-        write_run(results, "main", "arithmetic", "n8", [E(0), E(250, 910, 910, held)], seed=seed)
+    for seed, sub, held in ((1337, 910, 40), (1338, 455, 20)):
+        write_run(results, "main", "arithmetic", "n8", [E(0), E(250, 910, sub, held)], seed=seed)
     write_run(results, "main", "capitals", "n8", [E(0), E(250, facts=250)], seed=1337)
     run_list = [{"regime": "main", "task": t, "model": "n8", "seed": s} for t in ("arithmetic", "capitals") for s in (1337, 1338)]
     df = A.write_sweep(run_list, results, small_config(), tmp_path / "sweep.csv", tmp_path / "sweep.png")
-    arith = df[df["task"] == "arithmetic"].iloc[0]
-    assert (arith["parameters"], arith["mean"], arith["seeds_complete"], arith["seeds_planned"]) == (544, 75.0, 2, 2)
-    cap = df[df["task"] == "capitals"].iloc[0]
+    rows = df.set_index(["task", "metric"])
+    held = rows.loc[("arithmetic", "heldout (5,7) %")]
+    assert (held["parameters"], held["mean"], held["seeds_complete"], held["seeds_planned"]) == (544, 75.0, 2, 2)
+    seen = rows.loc[("arithmetic", "seen arithmetic % (addition, subtraction mean)")]
+    assert (seen["mean"], seen["values"]) == (87.5, "100 75")  # seed 1338: addition 100%, subtraction 50%
+    cap = rows.loc[("capitals", "facts %")]
     assert (cap["parameters"], cap["mean"], cap["seeds_complete"]) == (51 * 8 + 6 * 64 + 24, 50.0, 1)
+    assert len(df) == 3  # capitals has no arithmetic rows
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -248,14 +253,29 @@ def test_report_view_counts_each_seeds_configuration_time_once(tmp_path):
     assert seeds["cpu"] == "3.00 h of CPU time in all (sum of wall_seconds, one thread per job); 0.50 h beyond the paper's own runs"
 
 
+def test_report_view_counts_each_sweep_width_time_once(tmp_path):
+    config = small_config()
+    config["experiments"] = {"sweep": {"enabled": True}}
+    run_list = [{"regime": "main", "task": t, "model": "n8", "seed": s} for t, s in
+                (("arithmetic", 1337), ("arithmetic", 1338), ("capitals", 1337))]
+    for r in run_list:
+        path = write_run(tmp_path, r["regime"], r["task"], r["model"], [E(0), E(250, 910, 910, 40)], seed=r["seed"])
+        prov = json.loads((path / "provenance.json").read_text())
+        (path / "provenance.json").write_text(json.dumps(prov | {"wall_seconds": 3600.0}))
+    df = A.write_sweep(run_list, tmp_path, config, tmp_path / "experiments" / "sweep.csv", tmp_path / "experiments" / "sweep.png")
+    assert len(df) == 3  # two arithmetic metric rows (2 h each) and one capitals row (1 h)
+    sweep = {e["name"]: e for e in A.report_view(config, tmp_path)}["sweep"]
+    assert sweep["cpu"].startswith("3.00 h of CPU time in all")
+
+
 # ---- workflow --------------------------------------------------------------------------------------------
-def dry_run(tmp_path, experiments: dict) -> dict[str, int]:
+def dry_run(tmp_path, experiments: dict, targets: list[str] = ()) -> dict[str, int]:
     overrides = {"results_dir": f"{tmp_path}/results", "blog": {"enabled": False}, "run_mlt": "never",
                  "experiments": experiments}
     (tmp_path / "o.yaml").write_text(yaml.safe_dump(overrides))
     res = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--nolock", "--cores", "2", "--configfiles",
-                          str(REPO / "config.yaml"), str(tmp_path / "o.yaml")], cwd=REPO, capture_output=True,
-                         text=True, timeout=120)
+                          str(REPO / "config.yaml"), str(tmp_path / "o.yaml"), "--", *targets], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     stats = res.stdout.split("Job stats:", 1)[1]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
@@ -283,6 +303,16 @@ def test_default_and_all_on_schedules(tmp_path):
     # 18 paper n-model runs + 4 more seeds of each; 9 sweep widths x 2 tasks x 3 seeds; extended + 4 long + 4 variants
     assert (jobs["train_model"], jobs["train_sweep"], jobs["train_experiment"]) == (18 + 72, 54, 9)
     assert all(jobs[r] == 1 for r in ("extended_table", "long_training_table", "seeds_table", "sweep_table"))
+
+
+def test_claims_and_figure7_wait_for_the_sweep_and_longer_training_runs(tmp_path):
+    on = {"sweep": {"enabled": True}, "long_training": {"enabled": True}}
+    # claims: 18 paper runs, the paper seed's arithmetic sweep widths below and above the paper's (9), 4 long runs
+    jobs = dry_run(tmp_path, on, [f"{tmp_path}/results/claims.csv"])
+    assert (jobs["train_model"], jobs["train_sweep"], jobs["train_experiment"]) == (18, 9, 4)
+    jobs = dry_run(tmp_path, on, [f"{tmp_path}/results/figures/figure7.png"])
+    assert jobs == {"make_dataset": 1, "train_experiment": 4, "make_figure": 1}
+    assert dry_run(tmp_path, OFF, [f"{tmp_path}/results/figures/figure7.png"]) == {"make_figure": 1}
 
 
 def test_sweep_and_long_training_stacks_are_stackable(config):

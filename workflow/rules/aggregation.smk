@@ -20,7 +20,10 @@ def table_run_files(wildcards):
 
 
 def figure_run_files(wildcards):
-    """metrics.csv of the runs Figure N draws (Figure 7's extended run is read when present, never trained)."""
+    """metrics.csv of the runs Figure N draws (Figure 7's extended run is read when present, never trained;
+    its CPU-sized stand-ins, the longer-training runs, are trained when that experiment is on)."""
+    if int(wildcards.n) == 7:
+        return experiment_run_files("long_training") if experiment_on("long_training") else []
     if int(wildcards.n) not in FIGURE_RUNS:
         return []
     regime, task = FIGURE_RUNS[int(wildcards.n)]
@@ -41,8 +44,20 @@ def ood_targets():
     ]
 
 
+def figure_stand_in_runs(wildcards):
+    """The longer-training runs Figure 7 draws beside the extended MLT (those finished, in a snapshot)."""
+    if int(wildcards.n) != 7 or not experiment_on("long_training"):
+        return []
+    return only_finished(X.experiment_runs(config, "long_training"))
+
+
 def claim_run_files():
-    runs = planned_runs()
+    """The paper's runs, the capacity sweep's runs of the paper's seeds (claim n14-smallest-viable) and the
+    longer-training runs (claim extended-no-grokking-cpu), of the experiments switched on."""
+    sweep = X.experiment_runs(config, "sweep") if experiment_on("sweep") else []
+    extra = [r for r in sweep if r["seed"] in config["seeds"] and r["task"] == "arithmetic"]  # what the claim reads
+    extra += X.experiment_runs(config, "long_training") if experiment_on("long_training") else []
+    runs = planned_runs() + only_finished([r for r in extra if r not in all_runs()])
     return run_files(runs) + run_files(runs, "provenance.json")
 
 

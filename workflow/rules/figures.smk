@@ -1,5 +1,6 @@
 # Stage 3b: Figures 1-7 (PNG and PDF). Figures 1-6 read the runs of one regime and task; Figure 7 reads
-# the extended MLT run when it exists (a GPU experiment) and otherwise says "not run here".
+# the extended MLT run when it exists (a GPU experiment) and otherwise says "not run here", with the
+# CPU-sized longer-training runs (experiments.long_training) drawn beside it.
 
 
 rule make_figure:
@@ -17,6 +18,7 @@ rule make_figure:
     params:
         settings=aggregation_settings,
         extended_dir=EXTENDED_RUN_DIR,
+        stand_in_runs=figure_stand_in_runs,
     log:
         f"{RESULTS}/logs/make_figure/figure{{n}}.log",
     wildcard_constraints:

@@ -102,7 +102,7 @@ def _per_model(measured: Measured, regime: str, task: str, models: list[str], ev
     for model in models:
         for seed in measured.seeds:
             run = measured.run(regime, task, model, seed)
-            label = runs.DISPLAY[model] + (f"/seed{seed}" if len(measured.seeds) > 1 else "")
+            label = runs.DISPLAY.get(model, model) + (f"/seed{seed}" if len(measured.seeds) > 1 else "")
             if run.status != "complete":
                 parts.append((label, None, run.note))
             else:
@@ -193,12 +193,31 @@ def extended(measured, metric, op, value):
     return _combine([("MLT extended", OPS[op](v, value), f"{metric} {_fmt(metric, v)} (needs {op} {_fmt(metric, value)})")])
 
 
+def smallest_viable(measured, task, model, min_accuracy):
+    """`model` learns the task (addition and subtraction both >= min_accuracy % at its best evaluation) and no
+    width of the capacity sweep (experiments.sweep) below it does, for the paper's seed(s)."""
+    sweep = (measured.config.get("experiments") or {}).get("sweep") or {}
+    width = int(model[1:])
+    smaller = [f"n{w}" for w in sweep.get("widths", []) if w < width] if sweep.get("enabled") else []
+    if not smaller:
+        return _combine([("capacity sweep", None, f"no sweep width below {model} (experiments.sweep is off)")])
+
+    def evaluate(run):
+        add, sub = (runs.percent(run.best(), metric) for metric in ("addition", "subtraction"))
+        learned = add >= min_accuracy and sub >= min_accuracy
+        expected = run.model == model
+        return learned == expected, (f"addition {add:.2f}%, subtraction {sub:.2f}% "
+                                     f"({'learned' if learned else 'not learned'}; should {'' if expected else 'not '}"
+                                     f"reach {min_accuracy:g}% on both)")
+    return _per_model(measured, sweep.get("regime", "main"), task, smaller + [model], evaluate)
+
+
 def untested(measured, reason):
     return _combine([("claim", None, reason)])
 
 
 PREDICATES = {f.__name__: f for f in (best, over_training, count_evaluations, compare_best, compare_over_training,
-                                      ood, extended, untested)}
+                                      ood, extended, smallest_viable, untested)}
 
 
 def check(measured: Measured, spec: dict) -> CheckResult:

@@ -274,6 +274,15 @@ def write_seeds_tables(run_list, results_dir, out_cells, out_outcomes, paper_run
 # ---------------------------------------------------------------------------------------------------------
 # 4. Capacity sweep: held-out and facts accuracy against parameter count
 # ---------------------------------------------------------------------------------------------------------
+# task -> (column, label) of the metrics the sweep reports at each run's best row; "seen arithmetic" tells a
+# width that never learned the task at all from one that learned it but does not extrapolate.
+SWEEP_METRICS = {
+    "arithmetic": (("heldout_pct", "heldout (5,7) %"), ("seen_pct", "seen arithmetic % (addition, subtraction mean)")),
+    "capitals": (("facts", "facts %"),),
+    "joint": (("heldout_pct", "heldout (5,7) %"), ("facts", "facts %")),
+}
+
+
 def sweep_table(summaries: pd.DataFrame, config: dict) -> pd.DataFrame:
     rows = []
     done = summaries[summaries["status"] == "complete"] if "status" in summaries else summaries
@@ -282,34 +291,33 @@ def sweep_table(summaries: pd.DataFrame, config: dict) -> pd.DataFrame:
         settings = (config.get("model_settings") or {}).get(model) or {}
         params = nmodel_parameters(runs.VOCAB_SIZES[task], width, settings.get("n_layer", 1), settings.get("mlp_expansion", 1))
         complete = done[(done["task"] == task) & (done["model"] == model)]
-        metric = "heldout_pct" if task != "capitals" else "facts"
         if task != "capitals" and len(complete):
-            complete = complete.assign(heldout_pct=100.0 * complete["heldout_correct"] / complete["heldout_total"])
-        mean, low, high, n = mean_interval(complete[metric].tolist() if len(complete) else [])
+            complete = complete.assign(heldout_pct=100.0 * complete["heldout_correct"] / complete["heldout_total"],
+                                       seen_pct=(complete["addition"] + complete["subtraction"]) / 2)
         extra = complete.loc[~complete["paper_run"].astype(bool), "wall_seconds"].sum() if len(complete) else 0.0
-        rows.append({"task": task, "model": model, "n_embd": width, "parameters": params,
-                     "metric": "heldout (5,7) %" if task != "capitals" else "facts %", "seeds_complete": n,
-                     "seeds_planned": len(group), "mean": mean, "ci95_low": low, "ci95_high": high,
-                     "values": " ".join(f"{v:g}" for v in (complete[metric] if len(complete) else [])),
-                     "wall_seconds": float(complete["wall_seconds"].sum()) if len(complete) else 0.0,
-                     "extra_wall_seconds": float(extra)})
+        for column, label in SWEEP_METRICS[task]:
+            values = complete[column].tolist() if len(complete) else []
+            mean, low, high, n = mean_interval(values)
+            rows.append({"task": task, "model": model, "n_embd": width, "parameters": params, "metric": label,
+                         "seeds_complete": n, "seeds_planned": len(group), "mean": mean, "ci95_low": low,
+                         "ci95_high": high, "values": " ".join(f"{v:g}" for v in values),
+                         "wall_seconds": float(complete["wall_seconds"].sum()) if len(complete) else 0.0,
+                         "extra_wall_seconds": float(extra)})
     df = pd.DataFrame(rows)
-    return df.sort_values(["task", "n_embd"], kind="stable").reset_index(drop=True) if len(df) else df
+    return df.sort_values(["task", "metric", "n_embd"], kind="stable").reset_index(drop=True) if len(df) else df
 
 
 def sweep_figure(df: pd.DataFrame, out_png) -> None:
     plt = figures.plt  # matplotlib with the headless backend, as every figure
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for task, colour in (("arithmetic", "tab:purple"), ("capitals", "tab:green"), ("joint", "tab:orange")):
-        part = df[(df["task"] == task) & (df["seeds_complete"] > 0)] if len(df) else df
-        if not len(part):
-            continue
-        label = "held-out (5,7) accuracy, arithmetic" if task == "arithmetic" else f"{part['metric'].iloc[0]}, {task}"
+    colours = {"arithmetic": "tab:purple", "capitals": "tab:green", "joint": "tab:orange"}
+    groups = df[df["seeds_complete"] > 0].groupby(["task", "metric"], sort=False) if len(df) else []
+    for (task, metric), part in groups:
         err_low = (part["mean"] - part["ci95_low"]).fillna(0)
         err_high = (part["ci95_high"] - part["mean"]).fillna(0)
-        ax.errorbar(part["parameters"], part["mean"], yerr=[err_low, err_high], marker="o", capsize=3, color=colour,
-                    label=label)
+        ax.errorbar(part["parameters"], part["mean"], yerr=[err_low, err_high], marker="o", capsize=3,
+                    color=colours[task], ls="-" if metric == SWEEP_METRICS[task][0][1] else "--", label=f"{metric}, {task}")
         for r in part.to_dict("records"):
             ax.annotate(r["model"], (r["parameters"], r["mean"]), fontsize=7, xytext=(2, 4), textcoords="offset points")
     ax.set_xscale("log")
@@ -465,6 +473,10 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 360 else f"{seconds:.0f} s"
 
 
+# tables with one row per metric of a configuration -> the columns naming the configuration
+ONE_ROW_PER_METRIC = {"seeds.csv": ["regime", "task", "model"], "sweep.csv": ["task", "model"]}
+
+
 def report_view(config: dict, results_dir) -> list[dict]:
     """One entry per experiment: its title, whether it is on, its tables (as HTML) and figures (embedded), the
     CPU time its table records, or the sentence saying it was switched off."""
@@ -490,8 +502,8 @@ def report_view(config: dict, results_dir) -> list[dict]:
                     kind = "training" if name == "sensitivity_training" else "evaluation"
                     df = df[df["kind"].isin(["reference", kind])]
                     timed = df[df["kind"] == kind]
-                if path.name == "seeds.csv":  # it repeats each configuration's time on every metric row
-                    timed = timed.drop_duplicates(["regime", "task", "model"])
+                if path.name in ONE_ROW_PER_METRIC:  # they repeat each configuration's time on every metric row
+                    timed = timed.drop_duplicates(ONE_ROW_PER_METRIC[path.name])
                 if "wall_seconds" in timed and path.name != "seeds_outcomes.csv":
                     total += float(pd.to_numeric(timed["wall_seconds"], errors="coerce").sum())
                     extra_col = timed["extra_wall_seconds"] if "extra_wall_seconds" in timed else timed["wall_seconds"]

@@ -2,7 +2,8 @@
 
 Figures 1-6 have one column per model: the top row is the paper's figure (addition, subtraction, facts where
 trained, the held-out (5,7) count as a percentage, red dots where addition and subtraction are both 100%),
-the bottom row the train and validation loss. Figure 7 is the extended MLT run on a log iteration axis.
+the bottom row the train and validation loss. Figure 7 is the extended MLT run on a log iteration axis, with
+the held-out curves of the CPU-sized longer-training runs (experiments.long_training) beside it when they exist.
 Every series keeps one colour in every figure (SERIES); the authors' curves use the same colour, faint.
 """
 from __future__ import annotations
@@ -118,12 +119,29 @@ def accuracy_figure(number: int, config: dict, results_dir: str | Path, paper_di
     return fig
 
 
-def extended_figure(config: dict, extended_dir: str | Path, paper_dir: str | Path):
-    """Figure 7: the 1.5M-iteration arithmetic MLT run, log iteration axis; says plainly when ours is absent."""
+STAND_IN_COLOURS = ("#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#8c564b", "#1f77b4")
+
+
+def _stand_in_curves(ax, stand_ins: list[runs.RunResult]) -> list[Line2D]:
+    """Held-out (5,7) % of the longer-trained n-models, dotted, one colour each; returns their legend handles."""
+    handles = []
+    for run, colour in zip([r for r in stand_ins if r.present], STAND_IN_COLOURS):
+        m = run.metrics
+        ax.plot(m["iter"].clip(lower=250), runs.percent(m, "heldout"), color=colour, ls=":", lw=1.4)
+        last = "" if run.status == "complete" else f", to iteration {int(m['iter'].iloc[-1])}"
+        handles.append(Line2D([], [], color=colour, ls=":", lw=1.4,
+                              label=f"held-out (5,7) %: {run.model} {run.regime} seed {run.seed}{last} (CPU, issue 6)"))
+    return handles
+
+
+def extended_figure(config: dict, extended_dir: str | Path, paper_dir: str | Path,
+                    stand_ins: list[runs.RunResult] = ()):
+    """Figure 7: the 1.5M-iteration arithmetic MLT run, log iteration axis; says plainly when ours is absent.
+    stand_ins: the longer-trained n-models, drawn as held-out curves (the same question asked on this CPU)."""
     run = runs.load_extended(extended_dir)
     authors = paper.authors_curve(paper_dir, "extended", "arithmetic", "mlt")
     quoted = paper.text_values(paper_dir)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.4 if stand_ins else 4.8))
     _accuracy_panel(left, run, authors, "arithmetic")
     _loss_panel(right, run, authors)
     for ax in (left, right):
@@ -143,9 +161,13 @@ def extended_figure(config: dict, extended_dir: str | Path, paper_dir: str | Pat
     handles = _legend_handles(("addition", "subtraction", "heldout", "train_loss", "val_loss"))
     handles.append(Line2D([], [], color="#555555", alpha=AUTHORS_ALPHA + 0.1, lw=1.6,
                           label="faint: the authors' run (same colours)"))
-    fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
-    fig.suptitle("Figure 7: extended training of the arithmetic MLT (1.5M iterations)", fontsize=12)
-    fig.tight_layout(rect=(0, 0.13, 1, 0.95))
+    stand_in_handles = _stand_in_curves(left, stand_ins)
+    fig.legend(handles=handles + stand_in_handles, loc="lower center", ncol=3 if not stand_in_handles else 2,
+               frameon=False, fontsize=9)
+    fig.suptitle("Figure 7: extended training of the arithmetic MLT (1.5M iterations)"
+                 + ("\ndotted: n-models trained 10x longer on this CPU (a smaller stand-in for the same question)"
+                    if stand_in_handles else ""), fontsize=12)
+    fig.tight_layout(rect=(0, 0.2, 1, 0.9) if stand_in_handles else (0, 0.13, 1, 0.95))
     return fig
 
 
@@ -163,11 +185,15 @@ def save(fig, png: str | Path, pdf: str | Path | None = None) -> None:
 
 
 def write_figure(number: int, config: dict, results_dir: str | Path, paper_dir: str | Path, png: str | Path,
-                 pdf: str | Path | None = None, extended_dir: str | Path | None = None) -> None:
+                 pdf: str | Path | None = None, extended_dir: str | Path | None = None,
+                 stand_in_runs: list[dict] = ()) -> None:
+    """stand_in_runs: (regime, task, model, seed) dicts of the longer-training runs Figure 7 also draws."""
     if number == 7:
         if extended_dir is None:
             extended_dir = runs.run_path(results_dir, "extended", "arithmetic", "mlt", config.get("seeds", [1337])[0])
-        fig = extended_figure(config, extended_dir, paper_dir)
+        stand_ins = [runs.load_run(results_dir, r["regime"], r["task"], r["model"], r["seed"],
+                                   finished_only=config.get("finished_runs_only", False)) for r in stand_in_runs]
+        fig = extended_figure(config, extended_dir, paper_dir, stand_ins)
     elif number in runs.FIGURE_RUNS:
         fig = accuracy_figure(number, config, results_dir, paper_dir)
     else:
