@@ -315,6 +315,19 @@ def test_claims_and_figure7_wait_for_the_sweep_and_longer_training_runs(tmp_path
     assert dry_run(tmp_path, OFF, [f"{tmp_path}/results/figures/figure7.png"]) == {"make_figure": 1}
 
 
+def test_the_cpu_profile_plans_the_experiments_the_readme_lists(tmp_path):
+    (tmp_path / "o.yaml").write_text(yaml.safe_dump({"results_dir": f"{tmp_path}/results", "blog": {"enabled": False}}))
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--nolock", "--cores", "2", "--configfiles",
+                          *(str(REPO / f) for f in ("config.yaml", "profiles/cpu/overrides.yaml", "profiles/cpu/experiments.yaml")),
+                          str(tmp_path / "o.yaml")], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    stats = res.stdout.split("Job stats:", 1)[1]
+    jobs = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
+    # 18 paper runs + 16 arithmetic seeds + capitals n14/n28 seeds 1338-1339 of the sweep; 6 new widths x 2 tasks
+    # x 3 seeds; 4 training-sensitivity runs + n28 trained 10x longer without and with weight decay
+    assert (jobs["train_model"], jobs["train_sweep"], jobs["train_experiment"]) == (18 + 16 + 4, 36, 4 + 2)
+
+
 def test_sweep_and_long_training_stacks_are_stackable(config):
     from toobig.multirun import check_stackable
 
