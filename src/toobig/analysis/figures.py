@@ -130,7 +130,7 @@ def _stand_in_curves(ax, stand_ins: list[runs.RunResult]) -> list[Line2D]:
         ax.plot(m["iter"].clip(lower=250), runs.percent(m, "heldout"), color=colour, ls=":", lw=1.4)
         last = "" if run.status == "complete" else f", to iteration {int(m['iter'].iloc[-1])}"
         handles.append(Line2D([], [], color=colour, ls=":", lw=1.4,
-                              label=f"held-out (5,7) %: {run.model} {run.regime} seed {run.seed}{last} (CPU, issue 6)"))
+                              label=f"held-out (5,7) %: {run.model} {run.regime} seed {run.seed}{last} (trained on CPU)"))
     return handles
 
 
