@@ -269,16 +269,21 @@ def test_report_view_counts_each_sweep_width_time_once(tmp_path):
 
 
 # ---- workflow --------------------------------------------------------------------------------------------
-def dry_run(tmp_path, experiments: dict, targets: list[str] = ()) -> dict[str, int]:
-    overrides = {"results_dir": f"{tmp_path}/results", "blog": {"enabled": False}, "run_mlt": "never",
-                 "experiments": experiments}
+def snakemake_jobs(tmp_path, overrides: dict, configfiles=("config.yaml",), targets=()) -> dict[str, int]:
+    """Job counts of a dry run with config files of the repository plus `overrides`, for `targets` (default: all)."""
     (tmp_path / "o.yaml").write_text(yaml.safe_dump(overrides))
     res = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--nolock", "--cores", "2", "--configfiles",
-                          str(REPO / "config.yaml"), str(tmp_path / "o.yaml"), "--", *targets], cwd=REPO,
+                          *(str(REPO / f) for f in configfiles), str(tmp_path / "o.yaml"), "--", *targets], cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     stats = res.stdout.split("Job stats:", 1)[1]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
+
+
+def dry_run(tmp_path, experiments: dict, targets: list[str] = ()) -> dict[str, int]:
+    overrides = {"results_dir": f"{tmp_path}/results", "blog": {"enabled": False}, "run_mlt": "never",
+                 "experiments": experiments}
+    return snakemake_jobs(tmp_path, overrides, targets=targets)
 
 
 OFF = {name: {"enabled": False} for name in X.EXPERIMENTS}
@@ -316,13 +321,8 @@ def test_claims_and_figure7_wait_for_the_sweep_and_longer_training_runs(tmp_path
 
 
 def test_the_cpu_profile_plans_the_experiments_the_readme_lists(tmp_path):
-    (tmp_path / "o.yaml").write_text(yaml.safe_dump({"results_dir": f"{tmp_path}/results", "blog": {"enabled": False}}))
-    res = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--nolock", "--cores", "2", "--configfiles",
-                          *(str(REPO / f) for f in ("config.yaml", "profiles/cpu/overrides.yaml", "profiles/cpu/experiments.yaml")),
-                          str(tmp_path / "o.yaml")], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
-    stats = res.stdout.split("Job stats:", 1)[1]
-    jobs = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
+    jobs = snakemake_jobs(tmp_path, {"results_dir": f"{tmp_path}/results", "blog": {"enabled": False}},
+                          ("config.yaml", "profiles/cpu/overrides.yaml", "profiles/cpu/experiments.yaml"))
     # 18 paper runs + 16 arithmetic seeds + capitals n14/n28 seeds 1338-1339 of the sweep; 6 new widths x 2 tasks
     # x 3 seeds; 4 training-sensitivity runs + n28 trained 10x longer without and with weight decay
     assert (jobs["train_model"], jobs["train_sweep"], jobs["train_experiment"]) == (18 + 16 + 4, 36, 4 + 2)
@@ -342,13 +342,8 @@ def test_sweep_and_long_training_stacks_are_stackable(config):
 def test_with_stack_runs_the_sweep_trains_one_process_per_width(tmp_path):
     overrides = {"results_dir": f"{tmp_path}/results", "blog": {"enabled": False}, "run_mlt": "never", "stack_runs": True,
                  "experiments": {"sweep": {"enabled": True}, "long_training": {"enabled": True}}}
-    (tmp_path / "o.yaml").write_text(yaml.safe_dump(overrides))
-    res = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--nolock", "--cores", "2", "--configfiles",
-                          str(REPO / "config.yaml"), str(tmp_path / "o.yaml"), "--", f"{tmp_path}/results/experiments/sweep.csv",
-                          f"{tmp_path}/results/experiments/long_training.csv"], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr[-2000:]
-    stats = res.stdout.split("Job stats:", 1)[1]
-    jobs = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
+    jobs = snakemake_jobs(tmp_path, overrides, targets=[f"{tmp_path}/results/experiments/sweep.csv",
+                                                        f"{tmp_path}/results/experiments/long_training.csv"])
     # 9 widths x 2 tasks (3 seeds each); n28 and n56 (2 variants); 14/28/56 x 2 tasks x 3 seeds as paper stacks
     assert (jobs["train_sweep_stack"], jobs["train_long_stack"], jobs["train_stack"]) == (18, 2, 18)
     assert "train_sweep" not in jobs and "train_experiment" not in jobs
