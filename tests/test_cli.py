@@ -60,7 +60,9 @@ def test_module_entry_point_help():
 
 @pytest.mark.parametrize("command,flags", [("data", ["--task", "--out"]),
                                            ("train", ["--task", "--model", "--regime", "--seed", "--data", "--out"]),
-                                           ("evaluate", ["--checkpoint", "--data", "--prompts", "--samples"])])
+                                           ("evaluate", ["--checkpoint", "--data", "--prompts", "--samples"]),
+                                           ("blog-data", ["--data-json", "--out"]),
+                                           ("blog-train", ["--model", "--run-json", "--data", "--out"])])
 def test_subcommand_help(capsys, command, flags):
     rc, out, err = run_cli([command, "--help"], capsys)
     assert rc == 0
@@ -142,6 +144,54 @@ def test_train_bad_run_config(capsys, tmp_path, make_cfg, dataset_dirs):
     rc, out, err = run_cli(["train", "--run-config", path, "--data", dataset_dirs["arithmetic"], "--out", tmp_path],
                            capsys)
     assert_clear_error(rc, err, "warmup")
+
+
+def test_train_run_json_is_the_run_config_file_inline(capsys, tmp_path, make_cfg, dataset_dirs):
+    """The pipeline passes each run's settings as --run-json: the same run as --run-config with a file."""
+    import json
+
+    text = json.dumps(make_cfg(max_iters=10, eval_interval=10).to_dict())
+    (tmp_path / "run.json").write_text(text)
+    for flag, value, out in (("--run-config", tmp_path / "run.json", "a"), ("--run-json", text, "b")):
+        rc, _, err = run_cli(["train", flag, value, "--data", dataset_dirs["arithmetic"], "--out", tmp_path / out,
+                              "--device", "cpu"], capsys)
+        assert rc == 0, err
+    rows = (tmp_path / "a" / "metrics.csv").read_text()
+    assert rows.count("\n") == 3  # header, iteration 0 and 10: the tiny run, not config.yaml's protocol
+    assert (tmp_path / "b" / "metrics.csv").read_text() == rows
+
+
+@pytest.mark.parametrize("text,needle", [("{'task': 'arithmetic'", "--run-json is not valid JSON"),
+                                         ('{"warmup": 10}', "warmup")])
+def test_train_bad_run_json(capsys, tmp_path, dataset_dirs, text, needle):
+    rc, out, err = run_cli(["train", "--run-json", text, "--data", dataset_dirs["arithmetic"], "--out", tmp_path],
+                           capsys)
+    assert_clear_error(rc, err, needle)
+
+
+def test_data_json_overrides_the_config_file(capsys, tmp_path, config):
+    import json
+
+    data = {**config["data"], "heldout": ["5+7", "7+5"]}  # keep the two subtractions in the training text
+    rc, out, err = run_cli(["data", "--task", "arithmetic", "--data-json", json.dumps(data), "--out", tmp_path], capsys)
+    assert rc == 0, err
+    lines = [line.strip() for line in (tmp_path / "train.txt").read_text().splitlines()]
+    assert "<5-7=-2>" in lines and "<7-5=2>" in lines and not any(line.startswith("<5+7") for line in lines)
+
+
+def test_blog_data_command_writes_what_the_library_writes(capsys, tmp_path, config):
+    import json
+
+    from toobig.blog.data import make_dataset
+
+    d = {**config["blog"]["data"], "n_lines": 300}
+    rc, out, err = run_cli(["blog-data", "--data-json", json.dumps(d), "--out", tmp_path / "cli"], capsys)
+    assert rc == 0, err
+    counts = make_dataset(tmp_path / "train.txt", tmp_path / "heldout.txt", 300, d["data_seed"], d["operand_min"],
+                          d["operand_max"], d["division_decimals"], d["heldout_fraction"])
+    for name in ("train.txt", "heldout.txt"):
+        assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / name).read_bytes()
+    assert json.loads((tmp_path / "cli" / "counts.json").read_text()) == counts
 
 
 def test_train_missing_dataset(capsys, tmp_path, tiny_config):

@@ -108,6 +108,57 @@ def test_t_interval_on_hand_numbers():
     assert X.t_quantile_975(40) == pytest.approx(2.0211, abs=2e-4) and X.t_quantile_975(120) == pytest.approx(1.9799, abs=2e-4)
 
 
+def test_a_snapshot_runs_table_shows_a_run_still_training_as_absent(tmp_path):
+    """finished_runs_only (profiles/snapshot): a run without provenance.json has no numbers in the table,
+    as in the paper's tables; the full pipeline (which waits for it) would show it as incomplete."""
+    results = tmp_path / "results"
+    write_run(results, "long", "arithmetic", "n28", [E(0), E(250, 900, 900, 30)], finished=False)
+    write_run(results, "long", "arithmetic", "n28", [E(0), E(250, 910, 910, 40)], seed=1338)
+    runs_list = [{"regime": "long", "task": "arithmetic", "model": "n28", "seed": s} for s in (1337, 1338)]
+    snapshot = A.runs_table(runs_list, results, finished_only=True).set_index("seed")
+    assert snapshot.loc[1337, "status"] == "absent" and math.isnan(snapshot.loc[1337, "heldout_correct"])
+    assert snapshot.loc[1338, "status"] == "complete" and snapshot.loc[1338, "heldout_correct"] == 40
+    live = A.runs_table(runs_list, results).set_index("seed")
+    assert live.loc[1337, "status"] == "incomplete" and live.loc[1337, "heldout_correct"] == 30
+
+
+def test_heldout_by_expression_tells_the_four_expressions_apart(tmp_path, tiny_run):
+    """Every finished arithmetic run's best checkpoint, one row per held-out expression; a run still training
+    (no provenance.json) and a capitals run are left out."""
+    import shutil
+
+    from toobig.analysis import runs
+
+    tmp, config = tiny_run
+    run = tmp / "run"
+    results = tmp_path / "results"
+    for seed, names in ((1337, ("best.pt", "metrics.csv", "provenance.json")), (1338, ("best.pt", "metrics.csv"))):
+        dest = runs.run_path(results, "main", "arithmetic", "n14", seed)
+        dest.mkdir(parents=True)
+        for name in names:
+            shutil.copy(run / name, dest)
+    runs_list = [{"regime": "main", "task": t, "model": "n14", "seed": s}
+                 for t, s in (("arithmetic", 1337), ("arithmetic", 1338), ("capitals", 1337))]
+    df = A.heldout_by_expression(runs_list, results)
+    assert df["expression"].tolist() == ["5+7=12", "7+5=12", "5-7=-2", "7-5=2"]
+    assert set(df["seed"]) == {1337} and (df["samples"] == config["evaluation"]["samples_per_prompt"]).all()
+    for r in df.to_dict("records"):  # "answers" lists every sample's answer; "correct" counts the expected one
+        counts = dict(item.rsplit(" (", 1) for item in r["answers"].split(", "))
+        assert sum(int(n.rstrip(")")) for n in counts.values()) == r["samples"]
+        assert r["correct"] == int(counts.get(r["expression"].split("=")[1], "0)").rstrip(")"))
+    best = runs.best_row(runs.read_metrics(run / "metrics.csv"))
+    assert (df["heldout_correct_in_training"] == int(best["heldout_correct"])).all()
+    # the committed paper run n28 (10/40 held-out at its best row): only the negative result is right, the other
+    # three are off by one (temperature 0.01 makes the draw all but greedy, so the answers are stable)
+    n28 = A.heldout_by_expression([{"regime": "main", "task": "arithmetic", "model": "n28", "seed": 1337}],
+                                  REPO / "results")
+    assert n28["correct"].tolist() == [0, 0, 10, 0]
+    assert n28["answers"].tolist() == ["11 (10)", "11 (10)", "-2 (10)", "1 (10)"]
+    shown = A.heldout_display(n28).iloc[0]  # the report's view: one run a line
+    assert (shown["5+7=12"], shown["5-7=-2"], shown["7-5=2"], shown["held-out of 40 in training"]) == \
+        ("0/10 (says 11)", "10/10", "0/10 (says 1)", 10)
+
+
 def test_seed_outcomes_count_the_seeds_where_a_claim_holds(tmp_path):
     results = tmp_path / "results"
     heldout = {1337: 40, 1338: 40, 1339: 0, 1340: 40, 1341: 12}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -11,17 +12,28 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint
 from .config import ConfigError, MODELS, REGIMES, TASKS, load_config, load_run_config, resolve_run, run_config_from_dict
 from .data import read_dataset, write_dataset
+from .fsutil import atomic_write_text
 from .evaluate import Vocab, sample_prompts, score, tally
 from .train import TrainingDiverged, build_model, pick_device, train_run
 
 
+def json_argument(text: str, flag: str):
+    """The value of a --*-json flag (the pipeline passes its rule params this way)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{flag} is not valid JSON ({err})") from None
+
+
 def cmd_data(args) -> None:
-    config = load_config(args.config)
-    meta = write_dataset(args.task, config["data"], args.out)
+    data = json_argument(args.data_json, "--data-json") if args.data_json else load_config(args.config)["data"]
+    meta = write_dataset(args.task, data, args.out)
     print(f"wrote {args.out}: {meta['lines']} lines, {meta['characters']} characters, vocabulary {meta['vocab_size']}")
 
 
 def run_config_from_args(args):
+    if args.run_json:
+        return run_config_from_dict(json_argument(args.run_json, "--run-json"))
     if args.run_config:
         return load_run_config(args.run_config)
     return resolve_run(load_config(args.config), args.task, args.model, args.regime, args.seed)
@@ -36,11 +48,41 @@ def cmd_train_many(args) -> None:
     """Every (regime, seed) of one task and model as one stack (toobig.multirun); one folder per run."""
     from .multirun import train_many
 
+    if args.runs_json:
+        runs = json_argument(args.runs_json, "--runs-json")
+        if not args.out_dirs or len(args.out_dirs) != len(runs):
+            raise ConfigError(f"--runs-json holds {len(runs)} runs: give as many --out-dirs")
+        train_many(runs, args.data, args.out_dirs, device=args.device, threads=args.threads,
+                   cuda_graphs=args.cuda_graphs)
+        return
+    if not args.out_root:
+        raise ConfigError("give --out-root (or --runs-json with --out-dirs)")
     config = load_config(args.config)
     pairs = [(regime, seed) for regime in args.regimes for seed in args.seeds]
     runs = [resolve_run(config, args.task, args.model, regime, seed).to_dict() for regime, seed in pairs]
     outs = [Path(args.out_root) / regime / args.task / args.model / f"seed{seed}" for regime, seed in pairs]
     train_many(runs, args.data, outs, device=args.device, threads=args.threads, cuda_graphs=args.cuda_graphs)
+
+
+def cmd_blog_data(args) -> None:
+    from .blog.data import make_dataset
+
+    d = json_argument(args.data_json, "--data-json") if args.data_json else load_config(args.config)["blog"]["data"]
+    counts = make_dataset(Path(args.out) / "train.txt", Path(args.out) / "heldout.txt", d["n_lines"], d["data_seed"],
+                          d["operand_min"], d["operand_max"], d["division_decimals"], d["heldout_fraction"])
+    atomic_write_text(Path(args.out) / "counts.json", json.dumps(counts, indent=2) + "\n")
+    print(f"wrote {args.out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def cmd_blog_train(args) -> None:
+    from .blog.config import blog_run_config_from_dict, resolve_blog_run
+    from .blog.train import train_blog_run
+
+    if args.run_json:
+        cfg = blog_run_config_from_dict(json_argument(args.run_json, "--run-json"))
+    else:
+        cfg = resolve_blog_run(load_config(args.config)["blog"], args.model, args.learn_to_stop)
+    train_blog_run(cfg, Path(args.data) / "train.txt", Path(args.data) / "heldout.txt", args.out, threads=args.threads)
 
 
 def cmd_evaluate(args) -> None:
@@ -81,12 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="write a task's training text, prompt sets and meta.json")
     p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--config", default="config.yaml", help="the project config (default: config.yaml)")
+    p.add_argument("--data-json", help="the config's data: section as JSON (what the pipeline passes; "
+                                        "instead of --config)")
     p.add_argument("--out", required=True, help="output folder, e.g. results/datasets/arithmetic")
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("train", help="train one run (resumes from OUT/resume.pt when present)")
     p.add_argument("--config", default="config.yaml", help="the project config (default: config.yaml)")
     p.add_argument("--run-config", help="a JSON/YAML file with every run setting (instead of --config and names)")
+    p.add_argument("--run-json", help="every run setting as one JSON object (what the pipeline passes)")
     p.add_argument("--task", choices=TASKS, default="arithmetic")
     p.add_argument("--model", choices=MODELS, default="n14")
     p.add_argument("--regime", choices=REGIMES, default="main")
@@ -110,12 +155,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--regimes", nargs="+", choices=REGIMES, default=list(REGIMES))
     p.add_argument("--seeds", nargs="+", type=int, default=[1337])
     p.add_argument("--data", required=True, help="dataset folder written by `toobig data`")
-    p.add_argument("--out-root", required=True, help="runs folder, e.g. results/runs")
+    p.add_argument("--out-root", help="runs folder, e.g. results/runs")
+    p.add_argument("--runs-json", help="a JSON list of run settings (what the pipeline passes; instead of "
+                                        "--config, --regimes and --seeds), with --out-dirs")
+    p.add_argument("--out-dirs", nargs="+", help="one run folder per entry of --runs-json")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--cuda-graphs", action="store_true",
                    help="CUDA only, with compile: torch.compile mode='reduce-overhead' (CUDA graphs)")
     p.set_defaults(func=cmd_train_many)
+
+    p = sub.add_parser("blog-data", help="write the blog experiment's train.txt, heldout.txt and counts.json")
+    p.add_argument("--config", default="config.yaml", help="the project config (default: config.yaml)")
+    p.add_argument("--data-json", help="the config's blog.data section as JSON (instead of --config)")
+    p.add_argument("--out", required=True, help="output folder, e.g. results/blog/data")
+    p.set_defaults(func=cmd_blog_data)
+
+    p = sub.add_parser("blog-train", help="train one blog run (resumes from its last checkpoint)")
+    p.add_argument("--config", default="config.yaml", help="the project config (default: config.yaml)")
+    p.add_argument("--model", default="cpu", help="an entry of the config's blog.models (default: cpu)")
+    p.add_argument("--learn-to-stop", action=argparse.BooleanOptionalAction, default=True,
+                   help="train the end-of-answer token (default: on)")
+    p.add_argument("--run-json", help="every run setting as one JSON object (what the pipeline passes)")
+    p.add_argument("--data", required=True, help="folder with train.txt and heldout.txt (toobig blog-data)")
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.set_defaults(func=cmd_blog_train)
 
     p = sub.add_parser("evaluate", help="re-evaluate a saved checkpoint on a prompt set")
     p.add_argument("--checkpoint", required=True, help="best.pt or resume.pt of a run")

@@ -14,13 +14,13 @@ rule make_blog_dataset:
         heldout=f"{BLOG}/data/heldout.txt",
         counts=f"{BLOG}/data/counts.json",
     params:
-        data=config["blog"]["data"],
+        data=json.dumps(config["blog"]["data"], sort_keys=True),
     log:
         f"{BLOG}/logs/make_blog_dataset.log",
     conda:
         "../../environment.yml"
-    script:
-        "../scripts/blog_make_dataset.py"
+    shell:
+        'python -m toobig blog-data --data-json {params.data:q} --out "$(dirname {output.train:q})" > {log:q} 2>&1'
 
 
 rule train_blog_model:
@@ -47,8 +47,9 @@ rule train_blog_model:
         gpu=blog_run_gpus,
     conda:
         "../../environment.yml"
-    script:
-        "../scripts/blog_train_model.py"
+    shell:
+        'python -m toobig blog-train --run-json {params.run:q} --data "$(dirname {input.train:q})" '
+        '--out "$(dirname {output.epochs:q})" --threads {threads} >> {log:q} 2>&1'
 
 
 rule score_blog_answers:

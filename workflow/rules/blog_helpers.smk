@@ -1,4 +1,7 @@
-# Helpers of the blog stage (functions only, so blog.smk stays declarations).
+# Helpers of the blog stage (functions only, so blog.smk stays declarations). The stage is self-contained: it
+# can be included without common.smk.
+import json
+
 BLOG = f"{config.get('results_dir', 'results')}/blog"
 BLOG_RUN = f"{BLOG}/runs/{{model}}_stop-{{stop}}"
 
@@ -16,10 +19,11 @@ def blog_runs():
 
 
 def blog_run_params(wildcards):
-    """The resolved settings of one run; a config edit changes them and so re-triggers the run."""
+    """The resolved settings of one run as JSON (the command line's --run-json); a config edit changes them and
+    so re-triggers the run."""
     from toobig.blog.config import resolve_blog_run
 
-    return resolve_blog_run(config["blog"], wildcards.model, wildcards.stop == "on").to_dict()
+    return json.dumps(resolve_blog_run(config["blog"], wildcards.model, wildcards.stop == "on").to_dict(), sort_keys=True)
 
 
 def blog_run_gpus(wildcards):

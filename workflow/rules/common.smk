@@ -1,5 +1,6 @@
 # Helpers shared by every stage: config validation, which runs exist, where their files live.
 import hashlib
+import json
 import sys
 from pathlib import Path
 
@@ -89,8 +90,32 @@ def dataset_dir(task):
 
 # Editing code does not re-run training by itself (a fresh clone would otherwise retrain everything, and a
 # refactor would invalidate every result). TRAINING_VERSION in src/toobig/__init__.py is bumped by any change
-# that alters what training writes; it is a param of train_model, so bumping it re-runs every run.
+# that alters what training writes; it is a param of every training rule, so bumping it re-runs every run.
+# For the same reason datasets and training are `shell:` calls of the library's command line, not `script:`
+# files: Snakemake re-runs a script rule whose script is newer than its outputs, and a git checkout writes
+# workflow/ after results/, so every committed run would look stale on a fresh clone.
 from toobig import TRAINING_VERSION
+
+
+def json_param(settings):
+    """Settings as JSON text, the form in which the command line takes them (--run-json)."""
+    return lambda wildcards: json.dumps(settings(wildcards), sort_keys=True)
+
+
+TRAIN_COMMAND = (
+    'python -m toobig train --run-json {params.run:q} --data "$(dirname {input.text:q})" '
+    '--out "$(dirname {output.metrics:q})" --device {params.device} --threads {threads} >> {log:q} 2>&1'
+)
+# Several runs as one stack (stack_runs: true): each run's folder as train_model writes it.
+TRAIN_STACK_COMMAND = (
+    'python -m toobig train-many --runs-json {params.runs:q} --out-dirs {params.out_dirs:q} '
+    '--data "$(dirname {input.text:q})" --device {params.device} --threads {threads} {params.cuda_graphs} '
+    '>> {log:q} 2>&1'
+)
+
+
+def cuda_graphs_flag():
+    return "--cuda-graphs" if config.get("cuda_graphs", False) else ""
 
 
 def get_run_config(wildcards):

@@ -7,12 +7,13 @@ rule make_dataset:
         prompts=f"{RESULTS}/datasets/{{task}}/prompts.json",
         meta=f"{RESULTS}/datasets/{{task}}/meta.json",
     params:
-        data=config["data"],
+        data=json.dumps(config["data"], sort_keys=True),
     log:
         f"{RESULTS}/logs/make_dataset/{{task}}.log",
     wildcard_constraints:
         task="arithmetic|capitals|joint",
     conda:
         "../../environment.yml"
-    script:
-        "../scripts/make_dataset.py"
+    shell:
+        'python -m toobig data --task {wildcards.task} --data-json {params.data:q} '
+        '--out "$(dirname {output.text:q})" > {log:q} 2>&1'

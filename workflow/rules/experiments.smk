@@ -24,7 +24,7 @@ rule train_experiment:
         best=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/best.pt",
         provenance=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/provenance.json",
     params:
-        run=experiment_run_config,
+        run=json_param(experiment_run_config),
         device=experiment_run_device,
         training_version=TRAINING_VERSION,
     log:
@@ -39,8 +39,8 @@ rule train_experiment:
         gpu=experiment_run_gpus,
     conda:
         "../../environment.yml"
-    script:
-        "../scripts/train_model.py"
+    shell:
+        TRAIN_COMMAND
 
 
 rule train_sweep:
@@ -54,7 +54,7 @@ rule train_sweep:
         best=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/best.pt",
         provenance=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/provenance.json",
     params:
-        run=experiment_run_config,
+        run=json_param(experiment_run_config),
         device=get_run_device,
         training_version=TRAINING_VERSION,
     log:
@@ -69,8 +69,8 @@ rule train_sweep:
         gpu=get_run_gpus,
     conda:
         "../../environment.yml"
-    script:
-        "../scripts/train_model.py"
+    shell:
+        TRAIN_COMMAND
 
 
 if config.get("stack_runs", False):
@@ -84,10 +84,10 @@ if config.get("stack_runs", False):
             [f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{seed}/{name}"
              for seed in EXP["sweep"]["seeds"] for name in STACK_FILES],
         params:
-            runs=sweep_stack_configs,
+            runs=json_param(sweep_stack_configs),
             out_dirs=sweep_stack_dirs,
             device=stack_device(),
-            cuda_graphs=config.get("cuda_graphs", False),
+            cuda_graphs=cuda_graphs_flag(),
             training_version=TRAINING_VERSION,
         log:
             f"{RESULTS}/logs/train_sweep_stack/{{regime}}/{{task}}/{{model}}.log",
@@ -100,8 +100,8 @@ if config.get("stack_runs", False):
             gpu=stack_gpus,
         conda:
             "../../environment.yml"
-        script:
-            "../scripts/train_stack.py"
+        shell:
+            TRAIN_STACK_COMMAND
 
     rule train_long_stack:
         input:
@@ -113,10 +113,10 @@ if config.get("stack_runs", False):
              for regime in EXP["long_training"]["variants"] for seed in EXP["long_training"]["seeds"]
              for name in STACK_FILES],
         params:
-            runs=long_stack_configs,
+            runs=json_param(long_stack_configs),
             out_dirs=long_stack_dirs,
             device=stack_device(),
-            cuda_graphs=config.get("cuda_graphs", False),
+            cuda_graphs=cuda_graphs_flag(),
             training_version=TRAINING_VERSION,
         log:
             f"{RESULTS}/logs/train_long_stack/{{task}}/{{model}}.log",
@@ -128,8 +128,8 @@ if config.get("stack_runs", False):
             gpu=stack_gpus,
         conda:
             "../../environment.yml"
-        script:
-            "../scripts/train_stack.py"
+        shell:
+            TRAIN_STACK_COMMAND
 
     ruleorder: train_sweep_stack > train_sweep
     ruleorder: train_long_stack > train_experiment
@@ -226,8 +226,10 @@ rule seeds_table:
 rule sweep_table:
     input:
         runs=experiment_run_files("sweep") if experiment_on("sweep") else [],
+        best=experiment_run_files("sweep", names=("best.pt",), task="arithmetic") if experiment_on("sweep") else [],
     output:
         csv=report(f"{EXP_DIR}/sweep.csv", caption="../report/experiments.rst", category="Experiments"),
+        heldout=report(f"{EXP_DIR}/sweep_heldout.csv", caption="../report/experiments.rst", category="Experiments"),
         png=report(f"{EXP_DIR}/sweep.png", caption="../report/experiments.rst", category="Experiments"),
     params:
         runs=X.experiment_runs(config, "sweep"),

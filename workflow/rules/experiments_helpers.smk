@@ -53,14 +53,15 @@ def experiment_run_gpus(wildcards):
     return 1 if experiment_run_device(wildcards) == "cuda" else 0
 
 
-def experiment_run_files(name):
-    """metrics.csv and provenance.json of every run experiment `name` reads (finished ones only in a snapshot)."""
-    runs = X.experiment_runs(config, name)
+def experiment_run_files(name, names=("metrics.csv", "provenance.json"), task=None):
+    """metrics.csv and provenance.json (or other files) of every run experiment `name` reads, optionally of one task
+    (finished ones only in a snapshot)."""
+    runs = [r for r in X.experiment_runs(config, name) if task in (None, r["task"])]
     if name == "extended" and run_dir(**runs[0]) != EXTENDED_RUN_DIR:
         raise WorkflowError(f"experiments.extended.seed writes {run_dir(**runs[0])}, but Figure 7 reads "
                             f"{EXTENDED_RUN_DIR}: set experiments.extended.seed to seeds[0]")
     runs = only_finished(runs)
-    return run_files(runs) + run_files(runs, "provenance.json")
+    return [f for n in names for f in run_files(runs, n)]
 
 
 def ood_runs():

@@ -13,7 +13,7 @@ rule train_model:
         best=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/best.pt",
         provenance=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/provenance.json",
     params:
-        run=get_run_config,
+        run=json_param(get_run_config),
         device=get_run_device,
         training_version=TRAINING_VERSION,
     log:
@@ -28,5 +28,5 @@ rule train_model:
         gpu=get_run_gpus,
     conda:
         "../../environment.yml"
-    script:
-        "../scripts/train_model.py"
+    shell:
+        TRAIN_COMMAND

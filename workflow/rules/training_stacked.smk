@@ -18,11 +18,11 @@ if config.get("stack_runs", False):
             [f"{RESULTS}/runs/{regime}/{{task}}/{{model}}/seed{{seed}}/{name}"
              for regime in config["regimes"] for name in STACK_FILES],
         params:
-            runs=lambda wc: stack_run_configs(config, wc.task, wc.model, int(wc.seed)),
+            runs=json_param(lambda wc: stack_run_configs(config, wc.task, wc.model, int(wc.seed))),
             out_dirs=lambda wc: [f"{RESULTS}/runs/{regime}/{wc.task}/{wc.model}/seed{wc.seed}"
                                  for regime in config["regimes"]],
             device="cuda" if config["nmodel_device"] == "cuda" else "cpu",
-            cuda_graphs=config.get("cuda_graphs", False),
+            cuda_graphs=cuda_graphs_flag(),
             training_version=TRAINING_VERSION,
         log:
             f"{RESULTS}/logs/train_stack/{{task}}/{{model}}/seed{{seed}}.log",
@@ -35,7 +35,7 @@ if config.get("stack_runs", False):
             gpu=lambda wc: 1 if config["nmodel_device"] == "cuda" else 0,
         conda:
             "../../environment.yml"
-        script:
-            "../scripts/train_stack.py"
+        shell:
+            TRAIN_STACK_COMMAND
 
     ruleorder: train_stack > train_model

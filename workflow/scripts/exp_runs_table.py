@@ -5,7 +5,8 @@ from toobig.analysis.experiments import long_training_figure, write_runs_table
 
 sys.stderr = open(snakemake.log[0], "w")
 paper_runs = {tuple(k) for k in snakemake.params.paper_runs}
-df = write_runs_table(snakemake.params.runs, snakemake.config["results_dir"], snakemake.output.csv, paper_runs)
+df = write_runs_table(snakemake.params.runs, snakemake.config["results_dir"], snakemake.output.csv, paper_runs,
+                      finished_only=snakemake.config["finished_runs_only"])
 if snakemake.params.figure:
     long_training_figure(df, snakemake.config["results_dir"], snakemake.output.png)
 print(f"{len(df)} runs", file=sys.stderr)

@@ -1,9 +1,11 @@
-# Capacity sweep: held-out and facts accuracy against parameter count (table and figure).
+# Capacity sweep: held-out and facts accuracy against parameter count (table and figure), and the held-out
+# expressions one by one (best checkpoints re-sampled).
 import sys
 
 from toobig.analysis.experiments import write_sweep
 
 sys.stderr = open(snakemake.log[0], "w")
 df = write_sweep(snakemake.params.runs, snakemake.config["results_dir"], {"model_settings": snakemake.params.model_settings},
-                 snakemake.output.csv, snakemake.output.png, {tuple(k) for k in snakemake.params.paper_runs})
+                 snakemake.output.csv, snakemake.output.png, {tuple(k) for k in snakemake.params.paper_runs},
+                 snakemake.output.heldout)
 print(f"{len(df)} sweep points", file=sys.stderr)

@@ -48,7 +48,7 @@ def experiment_outputs(config: dict, results_dir: str | Path = "results") -> dic
         "extended": [f"{d}/extended.csv"],
         "long_training": [f"{d}/long_training.csv", f"{d}/long_training.png"],
         "seeds": [f"{d}/seeds.csv", f"{d}/seeds_outcomes.csv"],
-        "sweep": [f"{d}/sweep.csv", f"{d}/sweep.png"],
+        "sweep": [f"{d}/sweep.csv", f"{d}/sweep_heldout.csv", f"{d}/sweep.png"],
         "sensitivity_eval": [f"{d}/sensitivity.csv"],
         "sensitivity_training": [f"{d}/sensitivity.csv"],
     }
@@ -153,10 +153,11 @@ def cpu_seconds(provenance: dict) -> float:
     return float(provenance["wall_seconds"]) / (1 + len(provenance.get("stacked_with") or []))
 
 
-def run_summary(run: dict, results_dir, paper_runs: set | None = None, run_dir=None) -> dict:
-    """The best row and training history of one run directory; status "absent" when it has no metrics.csv."""
+def run_summary(run: dict, results_dir, paper_runs: set | None = None, run_dir=None, finished_only: bool = False) -> dict:
+    """The best row and training history of one run directory; status "absent" when it has no metrics.csv (or,
+    with finished_only, no provenance.json yet: a snapshot does not show a run still training)."""
     path = Path(run_dir) if run_dir else runs.run_path(results_dir, run["regime"], run["task"], run["model"], run["seed"])
-    r = runs.load_run_dir(path, run["regime"], run["task"], run["model"], run["seed"])
+    r = runs.load_run_dir(path, run["regime"], run["task"], run["model"], run["seed"], finished_only=finished_only)
     key = (run["regime"], run["task"], run["model"], int(run["seed"]))
     out = {**{k: run[k] for k in ("regime", "task", "model")}, "seed": int(run["seed"]), "status": r.status,
            "run_dir": str(path), "paper_run": bool(paper_runs and key in paper_runs)}
@@ -178,13 +179,15 @@ def run_summary(run: dict, results_dir, paper_runs: set | None = None, run_dir=N
     return out
 
 
-def runs_table(run_list: list[dict], results_dir, paper_runs: set | None = None, run_dirs: dict | None = None) -> pd.DataFrame:
-    rows = [run_summary(r, results_dir, paper_runs, (run_dirs or {}).get(i)) for i, r in enumerate(run_list)]
+def runs_table(run_list: list[dict], results_dir, paper_runs: set | None = None, run_dirs: dict | None = None,
+               finished_only: bool = False) -> pd.DataFrame:
+    rows = [run_summary(r, results_dir, paper_runs, (run_dirs or {}).get(i), finished_only)
+            for i, r in enumerate(run_list)]
     return pd.DataFrame(rows)
 
 
-def write_runs_table(run_list, results_dir, out, paper_runs=None, run_dirs=None) -> pd.DataFrame:
-    df = runs_table(run_list, results_dir, paper_runs, run_dirs)
+def write_runs_table(run_list, results_dir, out, paper_runs=None, run_dirs=None, finished_only=False) -> pd.DataFrame:
+    df = runs_table(run_list, results_dir, paper_runs, run_dirs, finished_only)
     _csv(df, out)
     return df
 
@@ -333,10 +336,43 @@ def sweep_figure(df: pd.DataFrame, out_png) -> None:
     figures.save(fig, out_png)
 
 
-def write_sweep(run_list, results_dir, config, out_csv, out_png, paper_runs=None) -> pd.DataFrame:
+def heldout_by_expression(run_list: list[dict], results_dir) -> pd.DataFrame:
+    """Each finished arithmetic run's best checkpoint re-sampled on the held-out (5,7) expressions, one row per
+    expression: the held-out count of metrics.csv mixes two questions (does the model carry 5+7 past 10, and
+    does it produce the negative 5-7), and this table tells them apart. Sampled with the run's own settings and
+    a generator seeded with its seed; the training-time count of the same checkpoint is printed beside it (the
+    two draws can differ where two answers are almost equally likely)."""
+    rows = []
+    for run in run_list:
+        path = runs.run_path(results_dir, run["regime"], run["task"], run["model"], run["seed"])
+        if run["task"] != "arithmetic" or not (path / "provenance.json").exists():
+            continue
+        t0 = time.perf_counter()
+        ckpt, cfg, vocab, model = _load_model(path / "best.pt")
+        samples = sample_prompts(model, vocab, heldout_prompts(), cfg.samples_per_prompt, cfg.temperature,
+                                 cfg.top_k, cfg.arithmetic_new_tokens, cfg.capitals_new_tokens,
+                                 torch.Generator().manual_seed(cfg.seed))
+        seconds = round(time.perf_counter() - t0, 2)
+        in_training = int(runs.best_row(runs.read_metrics(path / "metrics.csv"))["heldout_correct"])
+        for prompt in dict.fromkeys(s.prompt.text for s in samples):
+            mine = [s for s in samples if s.prompt.text == prompt]
+            answers = pd.Series([s.judgement.answer for s in mine], dtype=object).fillna("none").value_counts()
+            rows.append({"regime": run["regime"], "model": run["model"], "seed": int(run["seed"]),
+                         "expression": prompt.strip("<=") + "=" + mine[0].prompt.answer,
+                         "correct": sum(s.judgement.correct for s in mine), "samples": len(mine),
+                         "answers": ", ".join(f"{a} ({n})" for a, n in answers.items()),
+                         "best_iter": ckpt.get("iter"), "heldout_correct_in_training": in_training,
+                         "eval_seconds": seconds})
+    return pd.DataFrame(rows, columns=["regime", "model", "seed", "expression", "correct", "samples", "answers",
+                                       "best_iter", "heldout_correct_in_training", "eval_seconds"])
+
+
+def write_sweep(run_list, results_dir, config, out_csv, out_png, paper_runs=None, out_heldout=None) -> pd.DataFrame:
     df = sweep_table(runs_table(run_list, results_dir, paper_runs), config)
     _csv(df, out_csv)
     sweep_figure(df, out_png)
+    if out_heldout:
+        _csv(heldout_by_expression(run_list, results_dir), out_heldout)
     return df
 
 
@@ -469,6 +505,26 @@ def seeds_display(cells: pd.DataFrame) -> pd.DataFrame:
         "seed 1337 (paper-fidelity)": cells["seed1337"], "every seed": cells["values"]})
 
 
+def heldout_display(df: pd.DataFrame) -> pd.DataFrame:
+    """sweep_heldout.csv one run a line: each expression's correct samples, and the commonest answer when wrong."""
+    if not len(df):
+        return df
+    def cell(r):
+        shown = f"{r['correct']}/{r['samples']}"
+        return shown if r["correct"] == r["samples"] else f"{shown} (says {r['answers'].split(' (')[0]})"
+
+    wide = df.assign(cell=[cell(r) for r in df.to_dict("records")]).pivot_table(
+        index=["regime", "model", "seed", "best_iter", "heldout_correct_in_training"], columns="expression",
+        values="cell", aggfunc="first", sort=False)
+    wide = wide[list(dict.fromkeys(df["expression"]))].reset_index()
+    wide["n"] = wide["model"].str[1:].astype(int)
+    wide = wide.sort_values(["regime", "n", "seed"], kind="stable").drop(columns="n")
+    return wide.rename(columns={"heldout_correct_in_training": "held-out of 40 in training", "best_iter": "best iter"})
+
+
+DISPLAY = {"seeds.csv": seeds_display, "sweep_heldout.csv": heldout_display}
+
+
 def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 360 else f"{seconds:.0f} s"
 
@@ -510,7 +566,7 @@ def report_view(config: dict, results_dir) -> list[dict]:
                     if "paper_run" in timed:
                         extra_col = timed["wall_seconds"].where(~timed["paper_run"].astype(bool), 0.0)
                     extra += float(pd.to_numeric(extra_col, errors="coerce").sum())
-                shown = seeds_display(df) if path.name == "seeds.csv" else df
+                shown = DISPLAY.get(path.name, lambda table: table)(df)
                 entry["tables"].append({"path": str(path), "html": _table_html(shown, path), "missing": False})
             if entry["tables"]:
                 entry["cpu"] = (f"{_hours(total)} of CPU time in all (sum of wall_seconds, one thread per job); "
