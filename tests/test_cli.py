@@ -169,6 +169,22 @@ def test_train_bad_run_json(capsys, tmp_path, dataset_dirs, text, needle):
     assert_clear_error(rc, err, needle)
 
 
+def test_train_many_runs_json_writes_one_folder_per_run(capsys, tmp_path, make_cfg, dataset_dirs):
+    """The stacked rules pass --runs-json and --out-dirs; the two must pair up."""
+    import json
+
+    runs = [make_cfg(regime=r, max_iters=10, eval_interval=10).to_dict() for r in ("main", "controlled")]
+    outs = [tmp_path / "main", tmp_path / "controlled"]
+    base = ["train-many", "--runs-json", json.dumps(runs), "--data", dataset_dirs["arithmetic"], "--device", "cpu"]
+    rc, out, err = run_cli(base + ["--out-dirs", outs[0]], capsys)
+    assert_clear_error(rc, err, "--runs-json holds 2 runs")
+    rc, out, err = run_cli(base + ["--out-dirs", *outs], capsys)
+    assert rc == 0, err
+    for out_dir, regime in zip(outs, ("main", "controlled")):
+        assert (out_dir / "metrics.csv").read_text().count("\n") == 3  # header, iterations 0 and 10
+        assert json.loads((out_dir / "provenance.json").read_text())["config"]["regime"] == regime
+
+
 def test_data_json_overrides_the_config_file(capsys, tmp_path, config):
     import json
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m toobig data|train|train-many|evaluate ...`; the pipeline's rules call these."""
+"""Command line: `python -m toobig data|train|train-many|evaluate|blog-data|blog-train ...`; the pipeline's rules call these."""
 from __future__ import annotations
 
 import argparse
@@ -12,8 +12,8 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint
 from .config import ConfigError, MODELS, REGIMES, TASKS, load_config, load_run_config, resolve_run, run_config_from_dict
 from .data import read_dataset, write_dataset
-from .fsutil import atomic_write_text
 from .evaluate import Vocab, sample_prompts, score, tally
+from .fsutil import atomic_write_text
 from .train import TrainingDiverged, build_model, pick_device, train_run
 
 
