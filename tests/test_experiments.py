@@ -108,7 +108,7 @@ def test_t_interval_on_hand_numbers():
     assert X.t_quantile_975(40) == pytest.approx(2.0211, abs=2e-4) and X.t_quantile_975(120) == pytest.approx(1.9799, abs=2e-4)
 
 
-def test_a_snapshot_runs_table_shows_a_run_still_training_as_absent(tmp_path):
+def test_a_snapshot_runs_table_shows_a_run_still_training_as_absent(tmp_path, monkeypatch):
     """finished_runs_only (profiles/snapshot): a run without provenance.json has no numbers in the table,
     as in the paper's tables; the full pipeline (which waits for it) would show it as incomplete."""
     results = tmp_path / "results"
@@ -120,6 +120,10 @@ def test_a_snapshot_runs_table_shows_a_run_still_training_as_absent(tmp_path):
     assert snapshot.loc[1338, "status"] == "complete" and snapshot.loc[1338, "heldout_correct"] == 40
     live = A.runs_table(runs_list, results).set_index("seed")
     assert live.loc[1337, "status"] == "incomplete" and live.loc[1337, "heldout_correct"] == 30
+    drawn = []  # the long-training figure of the snapshot draws the finished run only
+    monkeypatch.setattr(A.figures, "save", lambda fig, out: drawn.extend(l.get_label() for l in fig.axes[0].get_lines()))
+    A.long_training_figure(snapshot.reset_index(), results, tmp_path / "long.png")
+    assert drawn == ["long seed 1338"]
 
 
 def test_heldout_by_expression_tells_the_four_expressions_apart(tmp_path, tiny_run):

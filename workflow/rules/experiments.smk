@@ -191,8 +191,10 @@ rule extended_table:
 rule long_training_table:
     input:
         runs=experiment_run_files("long_training") if experiment_on("long_training") else [],
+        best=experiment_best_files("long_training"),
     output:
         csv=report(f"{EXP_DIR}/long_training.csv", caption="../report/experiments.rst", category="Experiments"),
+        heldout=report(f"{EXP_DIR}/long_training_heldout.csv", caption="../report/experiments.rst", category="Experiments"),
         png=report(f"{EXP_DIR}/long_training.png", caption="../report/experiments.rst", category="Experiments"),
     params:
         runs=X.experiment_runs(config, "long_training"),
@@ -209,9 +211,11 @@ rule long_training_table:
 rule seeds_table:
     input:
         runs=experiment_run_files("seeds") if experiment_on("seeds") else [],
+        best=experiment_best_files("seeds"),
     output:
         cells=report(f"{EXP_DIR}/seeds.csv", caption="../report/experiments.rst", category="Experiments"),
         outcomes=report(f"{EXP_DIR}/seeds_outcomes.csv", caption="../report/experiments.rst", category="Experiments"),
+        heldout=report(f"{EXP_DIR}/seeds_heldout.csv", caption="../report/experiments.rst", category="Experiments"),
     params:
         runs=X.experiment_runs(config, "seeds"),
         paper_runs=paper_run_keys(),
@@ -226,7 +230,7 @@ rule seeds_table:
 rule sweep_table:
     input:
         runs=experiment_run_files("sweep") if experiment_on("sweep") else [],
-        best=experiment_run_files("sweep", names=("best.pt",), task="arithmetic") if experiment_on("sweep") else [],
+        best=experiment_best_files("sweep"),
     output:
         csv=report(f"{EXP_DIR}/sweep.csv", caption="../report/experiments.rst", category="Experiments"),
         heldout=report(f"{EXP_DIR}/sweep_heldout.csv", caption="../report/experiments.rst", category="Experiments"),

@@ -64,6 +64,11 @@ def experiment_run_files(name, names=("metrics.csv", "provenance.json"), task=No
     return [f for n in names for f in run_files(runs, n)]
 
 
+def experiment_best_files(name):
+    """best.pt of the arithmetic runs of experiment `name`: their held-out expressions are re-sampled one by one."""
+    return experiment_run_files(name, names=("best.pt",), task="arithmetic") if experiment_on(name) else []
+
+
 def ood_runs():
     """Every arithmetic run trained here, of the regimes experiments.ood.regimes names (ood_targets() is the
     main-regime n14 subset of these, for the paper's section 5.1 claim)."""

@@ -1,7 +1,7 @@
 # Extended / long training: one row per run (best row, held-out over training, wall time); optional figure.
 import sys
 
-from toobig.analysis.experiments import long_training_figure, write_runs_table
+from toobig.analysis.experiments import long_training_figure, write_heldout_by_expression, write_runs_table
 
 sys.stderr = open(snakemake.log[0], "w")
 paper_runs = {tuple(k) for k in snakemake.params.paper_runs}
@@ -9,4 +9,6 @@ df = write_runs_table(snakemake.params.runs, snakemake.config["results_dir"], sn
                       finished_only=snakemake.config["finished_runs_only"])
 if snakemake.params.figure:
     long_training_figure(df, snakemake.config["results_dir"], snakemake.output.png)
+if hasattr(snakemake.output, "heldout"):
+    write_heldout_by_expression(snakemake.params.runs, snakemake.config["results_dir"], snakemake.output.heldout)
 print(f"{len(df)} runs", file=sys.stderr)

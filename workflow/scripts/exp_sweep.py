@@ -2,10 +2,10 @@
 # expressions one by one (best checkpoints re-sampled).
 import sys
 
-from toobig.analysis.experiments import write_sweep
+from toobig.analysis.experiments import write_heldout_by_expression, write_sweep
 
 sys.stderr = open(snakemake.log[0], "w")
 df = write_sweep(snakemake.params.runs, snakemake.config["results_dir"], {"model_settings": snakemake.params.model_settings},
-                 snakemake.output.csv, snakemake.output.png, {tuple(k) for k in snakemake.params.paper_runs},
-                 snakemake.output.heldout)
+                 snakemake.output.csv, snakemake.output.png, {tuple(k) for k in snakemake.params.paper_runs})
+write_heldout_by_expression(snakemake.params.runs, snakemake.config["results_dir"], snakemake.output.heldout)
 print(f"{len(df)} sweep points", file=sys.stderr)

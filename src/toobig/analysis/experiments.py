@@ -46,8 +46,8 @@ def experiment_outputs(config: dict, results_dir: str | Path = "results") -> dic
     return {
         "ood": [f"{d}/ood.csv"],
         "extended": [f"{d}/extended.csv"],
-        "long_training": [f"{d}/long_training.csv", f"{d}/long_training.png"],
-        "seeds": [f"{d}/seeds.csv", f"{d}/seeds_outcomes.csv"],
+        "long_training": [f"{d}/long_training.csv", f"{d}/long_training_heldout.csv", f"{d}/long_training.png"],
+        "seeds": [f"{d}/seeds.csv", f"{d}/seeds_outcomes.csv", f"{d}/seeds_heldout.csv"],
         "sweep": [f"{d}/sweep.csv", f"{d}/sweep_heldout.csv", f"{d}/sweep.png"],
         "sensitivity_eval": [f"{d}/sensitivity.csv"],
         "sensitivity_training": [f"{d}/sensitivity.csv"],
@@ -201,7 +201,7 @@ def long_training_figure(df: pd.DataFrame, results_dir, out_png) -> None:
     for ax, model in zip(axes[0], models):
         for r in df[df["model"] == model].to_dict("records"):
             path = Path(r["run_dir"]) / "metrics.csv"
-            if path.exists():
+            if r["status"] != "absent" and path.exists():  # absent: not started, or still training in a snapshot
                 m = runs.read_metrics(path)
                 ax.plot(m["iter"].clip(lower=1), m["heldout_correct"], label=f"{r['regime']} seed {r['seed']}", lw=1)
         ax.set_xscale("log")
@@ -367,12 +367,16 @@ def heldout_by_expression(run_list: list[dict], results_dir) -> pd.DataFrame:
                                        "best_iter", "heldout_correct_in_training", "eval_seconds"])
 
 
-def write_sweep(run_list, results_dir, config, out_csv, out_png, paper_runs=None, out_heldout=None) -> pd.DataFrame:
+def write_heldout_by_expression(run_list, results_dir, out) -> pd.DataFrame:
+    df = heldout_by_expression(run_list, results_dir)
+    _csv(df, out)
+    return df
+
+
+def write_sweep(run_list, results_dir, config, out_csv, out_png, paper_runs=None) -> pd.DataFrame:
     df = sweep_table(runs_table(run_list, results_dir, paper_runs), config)
     _csv(df, out_csv)
     sweep_figure(df, out_png)
-    if out_heldout:
-        _csv(heldout_by_expression(run_list, results_dir), out_heldout)
     return df
 
 
@@ -506,7 +510,7 @@ def seeds_display(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def heldout_display(df: pd.DataFrame) -> pd.DataFrame:
-    """sweep_heldout.csv one run a line: each expression's correct samples, and the commonest answer when wrong."""
+    """A *_heldout.csv one run a line: each expression's correct samples, and the commonest answer when wrong."""
     if not len(df):
         return df
     def cell(r):
@@ -522,7 +526,11 @@ def heldout_display(df: pd.DataFrame) -> pd.DataFrame:
     return wide.rename(columns={"heldout_correct_in_training": "held-out of 40 in training", "best_iter": "best iter"})
 
 
-DISPLAY = {"seeds.csv": seeds_display, "sweep_heldout.csv": heldout_display}
+def display(path: Path, df: pd.DataFrame) -> pd.DataFrame:
+    """A table as the report shows it."""
+    if path.name == "seeds.csv":
+        return seeds_display(df)
+    return heldout_display(df) if path.name.endswith("_heldout.csv") else df
 
 
 def _hours(seconds: float) -> str:
@@ -566,7 +574,7 @@ def report_view(config: dict, results_dir) -> list[dict]:
                     if "paper_run" in timed:
                         extra_col = timed["wall_seconds"].where(~timed["paper_run"].astype(bool), 0.0)
                     extra += float(pd.to_numeric(extra_col, errors="coerce").sum())
-                shown = DISPLAY.get(path.name, lambda table: table)(df)
+                shown = display(path, df)
                 entry["tables"].append({"path": str(path), "html": _table_html(shown, path), "missing": False})
             if entry["tables"]:
                 entry["cpu"] = (f"{_hours(total)} of CPU time in all (sum of wall_seconds, one thread per job); "
