@@ -520,7 +520,7 @@ def heldout_display(df: pd.DataFrame) -> pd.DataFrame:
     wide = df.assign(cell=[cell(r) for r in df.to_dict("records")]).pivot_table(
         index=["regime", "model", "seed", "best_iter", "heldout_correct_in_training"], columns="expression",
         values="cell", aggfunc="first", sort=False)
-    wide = wide[list(dict.fromkeys(df["expression"]))].reset_index()
+    wide = wide[list(dict.fromkeys(df["expression"]))].rename_axis(columns=None).reset_index()
     wide["n"] = wide["model"].str[1:].astype(int)
     wide = wide.sort_values(["regime", "n", "seed"], kind="stable").drop(columns="n")
     return wide.rename(columns={"heldout_correct_in_training": "held-out of 40 in training", "best_iter": "best iter"})
