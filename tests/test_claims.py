@@ -96,9 +96,9 @@ def test_longer_training_stand_in_counts_only_evaluations_after_the_papers_itera
     write_run(world, "long_wd", "arithmetic", "n28", [E(0), E(30000, 890, 890), E(40000, 890, 890, 3)])
     row = evaluate(world).loc["extended-no-grokking-cpu"]
     assert (row["verdict"], row["checks_passed"], row["checks_failed"]) == ("not reproduced", 1, 1)
-    assert "n28: max 0/40 over iterations [30001, end)" in row["evidence"]  # 12/40 at 30000 is outside the window
-    assert "n28: max 3/40 over iterations [30001, end) (needs == 0/40) ✗" in row["evidence"]
-    assert "n56 (not run yet (no metrics.csv))" in row["not_run"]
+    assert "n28 long: max 0/40 over iterations [30001, end)" in row["evidence"]  # 12/40 at 30000 is outside the window
+    assert "n28 long_wd: max 3/40 over iterations [30001, end) (needs == 0/40) ✗" in row["evidence"]
+    assert "n56 long (not run yet (no metrics.csv))" in row["not_run"]
 
 
 def test_unknown_predicate_or_op_is_a_clear_error(world):

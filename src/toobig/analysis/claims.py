@@ -103,6 +103,8 @@ def _per_model(measured: Measured, regime: str, task: str, models: list[str], ev
         for seed in measured.seeds:
             run = measured.run(regime, task, model, seed)
             label = runs.DISPLAY.get(model, model) + (f"/seed{seed}" if len(measured.seeds) > 1 else "")
+            if regime not in ("main", "controlled"):  # an experiment's regime: claims may ask several of them
+                label += f" {regime}"
             if run.status != "complete":
                 parts.append((label, None, run.note))
             else:
