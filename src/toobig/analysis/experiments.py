@@ -65,6 +65,14 @@ def _load_model(best_pt):
     return ckpt, cfg, vocab, model
 
 
+def _sample_as_trained(best_pt, prompts):
+    """A best checkpoint sampled on prompts with its run's own settings and a generator seeded with its seed."""
+    ckpt, cfg, vocab, model = _load_model(best_pt)
+    return ckpt, sample_prompts(model, vocab, prompts, cfg.samples_per_prompt, cfg.temperature, cfg.top_k,
+                                cfg.arithmetic_new_tokens, cfg.capitals_new_tokens,
+                                torch.Generator().manual_seed(cfg.seed))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # 1. Out of domain: every sample, so that the size of the errors can be measured
 # ---------------------------------------------------------------------------------------------------------
@@ -72,11 +80,8 @@ def ood_samples(best_pt, data_cfg: dict) -> pd.DataFrame:
     """One row per out-of-domain sample. Sampled exactly as toobig.analysis.ood.evaluate_ood samples (same
     prompts, same generator seed), so its counts equal that rule's ood.csv (the table checks it)."""
     t0 = time.perf_counter()
-    ckpt, cfg, vocab, model = _load_model(best_pt)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    prompts = ood_prompts(data_cfg.get("ood_operand_max", 19), data_cfg.get("operand_max", 9))
-    samples = sample_prompts(model, vocab, prompts, cfg.samples_per_prompt, cfg.temperature, cfg.top_k,
-                             cfg.arithmetic_new_tokens, cfg.capitals_new_tokens, generator)
+    ckpt, samples = _sample_as_trained(best_pt, ood_prompts(data_cfg.get("ood_operand_max", 19),
+                                                            data_cfg.get("operand_max", 9)))
     rows = [{"prompt": s.prompt.text, "operator": "addition" if s.prompt.kind == "ood_add" else "subtraction",
              "expected": int(s.prompt.answer), "answer": s.judgement.answer, "correct": int(s.judgement.correct),
              "terminated": int(s.judgement.terminated)} for s in samples]
@@ -345,15 +350,13 @@ def heldout_by_expression(run_list: list[dict], results_dir) -> pd.DataFrame:
     rows = []
     for run in run_list:
         path = runs.run_path(results_dir, run["regime"], run["task"], run["model"], run["seed"])
-        if run["task"] != "arithmetic" or not (path / "provenance.json").exists():
+        done = runs.load_run_dir(path, run["regime"], run["task"], run["model"], run["seed"], finished_only=True)
+        if run["task"] != "arithmetic" or done.status != "complete":
             continue
         t0 = time.perf_counter()
-        ckpt, cfg, vocab, model = _load_model(path / "best.pt")
-        samples = sample_prompts(model, vocab, heldout_prompts(), cfg.samples_per_prompt, cfg.temperature,
-                                 cfg.top_k, cfg.arithmetic_new_tokens, cfg.capitals_new_tokens,
-                                 torch.Generator().manual_seed(cfg.seed))
+        ckpt, samples = _sample_as_trained(path / "best.pt", heldout_prompts())
         seconds = round(time.perf_counter() - t0, 2)
-        in_training = int(runs.best_row(runs.read_metrics(path / "metrics.csv"))["heldout_correct"])
+        in_training = int(done.best()["heldout_correct"])
         for prompt in dict.fromkeys(s.prompt.text for s in samples):
             mine = [s for s in samples if s.prompt.text == prompt]
             answers = pd.Series([s.judgement.answer for s in mine], dtype=object).fillna("none").value_counts()
