@@ -14,6 +14,15 @@ TINY_MODEL = {"init": "scratch", "pretrained": "", "n_layer": 1, "n_embd": 16, "
               "dropout": 0.1, "compact_vocab": True, "epochs": 2, "eval_every": 1}
 
 
+def _write_blog_only_workflow(tmp_path: Path, blog: dict) -> None:
+    """A config with only the blog section and a Snakefile that includes only blog.smk."""
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"results_dir": "results", "blog": blog}))
+    (tmp_path / "Snakefile").write_text(
+        'configfile: "config.yaml"\n'
+        f'include: "{REPO}/workflow/rules/blog.smk"\n'
+        "rule all:\n    input: blog_targets()\n")
+
+
 @pytest.mark.slow  # runs 14 Snakemake jobs (~45 s CPU)
 def test_blog_rules_run_end_to_end(tmp_path):
     blog = yaml.safe_load((REPO / "config.yaml").read_text())["blog"]
@@ -21,14 +30,10 @@ def test_blog_rules_run_end_to_end(tmp_path):
     blog["evaluation"].update(train_subset=10, max_new_tokens=4)
     blog["models"] = {"cpu": TINY_MODEL}
     blog["model"] = "cpu"
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"results_dir": "results", "blog": blog}))
+    _write_blog_only_workflow(tmp_path, blog)
     (tmp_path / "workflow" / "report").mkdir(parents=True)
     for f in (REPO / "workflow" / "report").glob("blog*"):
         shutil.copy(f, tmp_path / "workflow" / "report")
-    (tmp_path / "Snakefile").write_text(
-        'configfile: "config.yaml"\n'
-        f'include: "{REPO}/workflow/rules/blog.smk"\n'
-        "rule all:\n    input: blog_targets()\n")
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--quiet"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -43,11 +48,7 @@ def test_blog_rules_run_end_to_end(tmp_path):
 def test_disabled_blog_has_no_targets(tmp_path):
     blog = yaml.safe_load((REPO / "config.yaml").read_text())["blog"]
     blog["enabled"] = False
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"results_dir": "results", "blog": blog}))
-    (tmp_path / "Snakefile").write_text(
-        'configfile: "config.yaml"\n'
-        f'include: "{REPO}/workflow/rules/blog.smk"\n'
-        "rule all:\n    input: blog_targets()\n")
+    _write_blog_only_workflow(tmp_path, blog)
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]

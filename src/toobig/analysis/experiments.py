@@ -214,10 +214,7 @@ def long_training_figure(df: pd.DataFrame, results_dir, out_png) -> None:
         ax.set_xlabel("iteration (log)")
         ax.set_ylabel("held-out (5,7) correct of 40")
         ax.set_ylim(-1, 41)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
-        else:
-            ax.text(0.5, 0.5, "no run yet", ha="center", transform=ax.transAxes)
+        figures.legend_or_note(ax, "no run yet")
     fig.tight_layout()
     figures.save(fig, out_png)
 
@@ -333,10 +330,7 @@ def sweep_figure(df: pd.DataFrame, out_png) -> None:
     ax.set_ylabel("accuracy at the best row (%)")
     ax.set_ylim(-3, 103)
     ax.set_title("Capacity sweep: mean over seeds, 95% t-interval")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
-    else:
-        ax.text(0.5, 0.5, "no sweep run yet", ha="center", transform=ax.transAxes)
+    figures.legend_or_note(ax, "no sweep run yet")
     fig.tight_layout()
     figures.save(fig, out_png)
 
