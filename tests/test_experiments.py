@@ -102,6 +102,8 @@ def test_t_interval_on_hand_numbers():
     assert (mean, n) == (3.0, 5) and low == pytest.approx(1.03707, abs=1e-5) and high == pytest.approx(4.96293, abs=1e-5)
     mean, low, high, n = X.mean_interval([40, 0])  # t(0.975, 1) = 12.706; s = 28.2843; half = 12.706 * 20 = 254.12
     assert (mean, low, high) == pytest.approx((20.0, 20 - 254.12, 20 + 254.12))
+    assert X.mean_interval([40, 0], bounds=(0, 40))[:3] == (20.0, 0, 40)  # clipped to what the metric can take
+    assert X.mean_interval([100, 90, 95], bounds=(0, 100))[2] == 100
     assert X.mean_interval([7.0, 7.0, 7.0])[:3] == (7.0, 7.0, 7.0)
     one = X.mean_interval([5, float("nan")])
     assert one[0] == 5 and math.isnan(one[1]) and one[3] == 1
@@ -177,8 +179,8 @@ def test_seed_outcomes_count_the_seeds_where_a_claim_holds(tmp_path):
     assert outcomes.set_index(["model", "outcome"]).loc[("n28", "no extrapolation (held-out 0/40 at the best row)"), "k_of_n"] == "1/1"
     assert outcomes.set_index(["model", "outcome"]).loc[("n28", "seen arithmetic >= 97.8% (addition and subtraction)"), "k_of_n"] == "1/1"
     held = cells.set_index(["model", "metric"]).loc[("n14", "heldout_correct")]
-    mean, low, high, n = X.mean_interval([40, 40, 0, 40, 12])
-    assert (held["mean"], held["ci95_low"], held["ci95_high"], held["seeds_complete"]) == (26.4, low, high, 5)
+    mean, low, high, n = X.mean_interval([40, 40, 0, 40, 12])  # 26.4 +- 22.3: the upper end passes 40
+    assert (held["mean"], held["ci95_low"], held["ci95_high"], held["seeds_complete"]) == (26.4, low, 40, 5)
     assert held["wall_seconds"] == 5 * 12.5 and held["extra_wall_seconds"] == 4 * 12.5  # seed 1337 is a paper run
     assert cells.set_index(["model", "metric"]).loc[("n28", "heldout_correct"), "seeds_planned"] == 2
 
@@ -209,6 +211,7 @@ def test_sweep_table_and_figure(tmp_path):
     rows = df.set_index(["task", "metric"])
     held = rows.loc[("arithmetic", "heldout (5,7) %")]
     assert (held["parameters"], held["mean"], held["seeds_complete"], held["seeds_planned"]) == (544, 75.0, 2, 2)
+    assert (held["ci95_low"], held["ci95_high"]) == (0.0, 100.0)  # 75 +- 318 clipped to what a percentage can be
     seen = rows.loc[("arithmetic", "seen arithmetic % (addition, subtraction mean)")]
     assert (seen["mean"], seen["values"]) == (87.5, "100 75")  # seed 1338: addition 100%, subtraction 50%
     cap = rows.loc[("capitals", "facts %")]

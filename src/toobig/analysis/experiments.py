@@ -252,7 +252,8 @@ def seeds_tables(summaries: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             if metric == "heldout_correct" and "heldout" not in runs.TASK_METRICS[task]:
                 continue
             values = complete[metric].tolist() if metric in complete else []
-            mean, low, high, n = mean_interval(values)
+            top = float(complete["heldout_total"].max()) if metric == "heldout_correct" and len(complete) else 100.0
+            mean, low, high, n = mean_interval(values, (0.0, top))  # a count of 40, or a percentage
             ref = complete[complete["seed"] == 1337][metric] if metric in complete else []
             cells.append({"regime": regime, "task": task, "model": model, "metric": metric, "seeds_complete": n,
                           "seeds_planned": len(group), "mean": mean, "ci95_low": low, "ci95_high": high,
@@ -302,7 +303,7 @@ def sweep_table(summaries: pd.DataFrame, config: dict) -> pd.DataFrame:
         extra = complete.loc[~complete["paper_run"].astype(bool), "wall_seconds"].sum() if len(complete) else 0.0
         for column, label in SWEEP_METRICS[task]:
             values = complete[column].tolist() if len(complete) else []
-            mean, low, high, n = mean_interval(values)
+            mean, low, high, n = mean_interval(values, (0.0, 100.0))  # every sweep metric is a percentage
             rows.append({"task": task, "model": model, "n_embd": width, "parameters": params, "metric": label,
                          "seeds_complete": n, "seeds_planned": len(group), "mean": mean, "ci95_low": low,
                          "ci95_high": high, "values": " ".join(f"{v:g}" for v in values),
@@ -329,7 +330,7 @@ def sweep_figure(df: pd.DataFrame, out_png) -> None:
     ax.set_xlabel("parameters (without position embeddings, log)")
     ax.set_ylabel("accuracy at the best row (%)")
     ax.set_ylim(-3, 103)
-    ax.set_title("Capacity sweep: mean over seeds, 95% t-interval")
+    ax.set_title("Capacity sweep: mean over seeds, 95% t-interval (clipped to 0-100%)")
     figures.legend_or_note(ax, "no sweep run yet")
     fig.tight_layout()
     figures.save(fig, out_png)
