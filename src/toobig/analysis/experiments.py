@@ -16,13 +16,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..checkpoint import load_checkpoint
-from ..config import run_config_from_dict
 from ..data import DEFAULT_HELDOUT, arithmetic_prompts, capitals_prompts, heldout_prompts, ood_prompts
-from ..evaluate import Vocab, sample_prompts, tally
+from ..evaluate import sample_prompts, tally
 from ..experiments import EVAL_VARIANT_KEYS, experiments_section, mean_interval, nmodel_parameters
 from ..fsutil import atomic_write_text
 from . import figures, runs
+from .ood import load_best, sample_as_trained
 
 EXPERIMENTS_DIR = "experiments"  # under results_dir
 TITLES = {
@@ -54,33 +53,14 @@ def experiment_outputs(config: dict, results_dir: str | Path = "results") -> dic
     }
 
 
-def _load_model(best_pt):
-    ckpt = load_checkpoint(best_pt, expect_kind="best")
-    cfg = run_config_from_dict(ckpt["run_config"])
-    from ..train import build_model
-
-    vocab = Vocab(ckpt["vocab"])
-    model = build_model(cfg, len(vocab.chars))
-    model.load_state_dict(ckpt["model"])
-    return ckpt, cfg, vocab, model
-
-
-def _sample_as_trained(best_pt, prompts):
-    """A best checkpoint sampled on prompts with its run's own settings and a generator seeded with its seed."""
-    ckpt, cfg, vocab, model = _load_model(best_pt)
-    return ckpt, sample_prompts(model, vocab, prompts, cfg.samples_per_prompt, cfg.temperature, cfg.top_k,
-                                cfg.arithmetic_new_tokens, cfg.capitals_new_tokens,
-                                torch.Generator().manual_seed(cfg.seed))
-
-
 # ---------------------------------------------------------------------------------------------------------
 # 1. Out of domain: every sample, so that the size of the errors can be measured
 # ---------------------------------------------------------------------------------------------------------
 def ood_samples(best_pt, data_cfg: dict) -> pd.DataFrame:
-    """One row per out-of-domain sample. Sampled exactly as toobig.analysis.ood.evaluate_ood samples (same
+    """One row per out-of-domain sample. Sampled by the same call as toobig.analysis.ood.evaluate_ood (same
     prompts, same generator seed), so its counts equal that rule's ood.csv (the table checks it)."""
     t0 = time.perf_counter()
-    ckpt, samples = _sample_as_trained(best_pt, ood_prompts(data_cfg.get("ood_operand_max", 19),
+    ckpt, samples = sample_as_trained(best_pt, ood_prompts(data_cfg.get("ood_operand_max", 19),
                                                             data_cfg.get("operand_max", 9)))
     rows = [{"prompt": s.prompt.text, "operator": "addition" if s.prompt.kind == "ood_add" else "subtraction",
              "expected": int(s.prompt.answer), "answer": s.judgement.answer, "correct": int(s.judgement.correct),
@@ -344,12 +324,14 @@ def heldout_by_expression(run_list: list[dict], results_dir) -> pd.DataFrame:
     two draws can differ where two answers are almost equally likely)."""
     rows = []
     for run in run_list:
+        if run["task"] != "arithmetic":
+            continue
         path = runs.run_path(results_dir, run["regime"], run["task"], run["model"], run["seed"])
         done = runs.load_run_dir(path, run["regime"], run["task"], run["model"], run["seed"], finished_only=True)
-        if run["task"] != "arithmetic" or done.status != "complete":
+        if done.status != "complete":
             continue
         t0 = time.perf_counter()
-        ckpt, samples = _sample_as_trained(path / "best.pt", heldout_prompts())
+        ckpt, samples = sample_as_trained(path / "best.pt", heldout_prompts())
         seconds = round(time.perf_counter() - t0, 2)
         in_training = int(done.best()["heldout_correct"])
         for prompt in dict.fromkeys(s.prompt.text for s in samples):
@@ -394,7 +376,7 @@ def variant_applies(task: str, overrides: dict) -> bool:
 def evaluate_variants(best_pt, data_cfg: dict, variants: dict[str, dict]) -> pd.DataFrame:
     """Re-sample a best checkpoint under each evaluation variant (the training-time prompts: grid, held-out
     four, capitals), as `python -m toobig evaluate` does; the sampling generator is seeded with the run's seed."""
-    ckpt, cfg, vocab, model = _load_model(best_pt)
+    ckpt, cfg, vocab, model = load_best(best_pt)
     rows = []
     for name, overrides in variants.items():
         unknown = sorted(set(overrides) - set(EVAL_VARIANT_KEYS))

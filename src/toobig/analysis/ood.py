@@ -19,15 +19,27 @@ COLUMNS = ("checkpoint", "best_iter", "operand_max", "ood_add_correct", "ood_add
            "ood_sub_correct", "ood_sub_total", "ood_sub_terminated")
 
 
-def evaluate_ood(best_pt: str | Path, operand_max: int = 19, inner_max: int = 9) -> dict:
+def load_best(best_pt: str | Path):
+    """(checkpoint, run config, vocabulary, model) of a best checkpoint, on the CPU."""
     ckpt = load_checkpoint(best_pt, expect_kind="best")
     cfg = run_config_from_dict(ckpt["run_config"])
     vocab = Vocab(ckpt["vocab"])
     model = build_model(cfg, len(vocab.chars))
     model.load_state_dict(ckpt["model"])
-    generator = torch.Generator().manual_seed(cfg.seed)  # seeded: the same checkpoint gives the same counts
-    samples = sample_prompts(model, vocab, ood_prompts(operand_max, inner_max), cfg.samples_per_prompt,
-                             cfg.temperature, cfg.top_k, cfg.arithmetic_new_tokens, cfg.capitals_new_tokens, generator)
+    return ckpt, cfg, vocab, model
+
+
+def sample_as_trained(best_pt: str | Path, prompts):
+    """(checkpoint, samples): a best checkpoint sampled on prompts with its run's own evaluation settings and a
+    generator seeded with its seed, so the same checkpoint always gives the same samples."""
+    ckpt, cfg, vocab, model = load_best(best_pt)
+    return ckpt, sample_prompts(model, vocab, prompts, cfg.samples_per_prompt, cfg.temperature, cfg.top_k,
+                                cfg.arithmetic_new_tokens, cfg.capitals_new_tokens,
+                                torch.Generator().manual_seed(cfg.seed))
+
+
+def evaluate_ood(best_pt: str | Path, operand_max: int = 19, inner_max: int = 9) -> dict:
+    ckpt, samples = sample_as_trained(best_pt, ood_prompts(operand_max, inner_max))
     counts = tally(samples)
     row = {"checkpoint": str(best_pt), "best_iter": ckpt.get("iter"), "operand_max": operand_max}
     row.update({c: counts.get(c, 0) for c in COLUMNS[3:]})
