@@ -34,16 +34,16 @@ def test_claims_yaml_has_the_issue_claims_and_valid_predicates():
 def test_verdicts_on_the_fixture_world(world):
     df = evaluate(world)
     assert df.loc["arith-n14-extrapolates", "verdict"] == "reproduced"
-    assert "n14: 40/40 (best evaluation, iter 500" in df.loc["arith-n14-extrapolates", "evidence"]
+    assert "n14: held-out 40/40 (best evaluation, iter 500" in df.loc["arith-n14-extrapolates", "evidence"]
     larger = df.loc["arith-larger-memorize"]
-    assert larger["verdict"] == "reproduced" and "n28: 97.80%" in larger["evidence"]
+    assert larger["verdict"] == "reproduced" and "n28: addition 97.80%" in larger["evidence"]
     assert larger["not_run"] == "MLT (not run here (needs a GPU)); n56 (not run yet (no metrics.csv))"
     assert df.loc["arith-n14-perfect-repeatedly", "evidence"].startswith("n14: 2 of 5 evaluations add_and_sub_perfect, first at iter 500")
     # n28's early 5/40 is seen; the window after 5000 holds no evaluation in a 1000-iteration world
     early = df.loc["arith-n28-early-heldout"]
     assert (early["verdict"], early["checks_passed"], early["checks_not_run"]) == ("reproduced", 1, 1)
     assert df.loc["capitals-threshold", "verdict"] == "reproduced"
-    assert "n14: 8.20%" in df.loc["capitals-threshold", "evidence"]
+    assert "n14: facts 8.20%" in df.loc["capitals-threshold", "evidence"]
     regress = df.loc["joint-n14-regresses"]
     assert regress["verdict"] == "reproduced" and "2.00% < 8.20%?" in regress["evidence"]
     # joint n28 is unfinished: claims about it wait, they are not judged on a partial run
@@ -58,7 +58,7 @@ def test_a_failing_check_is_reported_plainly(world):
     write_run(world, "main", "arithmetic", "n28", [E(0), E(500, 900, 900, 12), E(1000, 890, 890)])
     row = evaluate(world).loc["arith-larger-memorize"]
     assert row["verdict"] == "not reproduced" and row["checks_failed"] == 1
-    assert "n28: 12/40 (best evaluation, iter 500; needs == 0/40) ✗" in row["evidence"]
+    assert "n28: held-out 12/40 (best evaluation, iter 500; needs == 0/40) ✗" in row["evidence"]
 
 
 def test_ood_and_extended_predicates(world):
@@ -67,10 +67,10 @@ def test_ood_and_extended_predicates(world):
     pd.DataFrame([{"ood_add_correct": 0, "ood_add_total": 3000, "ood_sub_correct": 150, "ood_sub_total": 3000}]).to_csv(path, index=False)
     write_run(world, "extended", "arithmetic", "mlt", [E(0), E(250, 890, 890, 0), E(500, 890, 890, 1)])
     df = evaluate(world, extended_dir=world / "runs/extended/arithmetic/mlt/seed1337")
-    assert df.loc["ood-n14-fails", "verdict"] == "reproduced" and "ood_subtraction 5.00%" in df.loc["ood-n14-fails", "evidence"]
+    assert df.loc["ood-n14-fails", "verdict"] == "reproduced" and "ood subtraction 5.00%" in df.loc["ood-n14-fails", "evidence"]
     assert df.loc["ood-subtraction-better", "verdict"] == "reproduced"
     assert df.loc["extended-no-grokking", "verdict"] == "not reproduced"  # 1/40 at iteration 500
-    assert "heldout_max 1/40" in df.loc["extended-no-grokking", "evidence"]
+    assert "held-out max 1/40" in df.loc["extended-no-grokking", "evidence"]
 
 
 def test_smallest_viable_reads_the_capacity_sweep(world):
@@ -96,8 +96,8 @@ def test_longer_training_stand_in_counts_only_evaluations_after_the_papers_itera
     write_run(world, "long_wd", "arithmetic", "n28", [E(0), E(30000, 890, 890), E(40000, 890, 890, 3)])
     row = evaluate(world).loc["extended-no-grokking-cpu"]
     assert (row["verdict"], row["checks_passed"], row["checks_failed"]) == ("not reproduced", 1, 1)
-    assert "n28 long: max 0/40 over iterations [30001, end)" in row["evidence"]  # 12/40 at 30000 is outside the window
-    assert "n28 long_wd: max 3/40 over iterations [30001, end) (needs == 0/40) ✗" in row["evidence"]
+    assert "n28 long: max held-out 0/40 over iterations [30001, end)" in row["evidence"]  # 12/40 at 30000 is outside the window
+    assert "n28 long_wd: max held-out 3/40 over iterations [30001, end) (needs == 0/40) ✗" in row["evidence"]
     assert "n56 long (not run yet (no metrics.csv))" in row["not_run"]
 
 

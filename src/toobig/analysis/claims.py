@@ -67,6 +67,11 @@ def _fmt(metric: str, value: float) -> str:
     return f"{value:.2f}%"
 
 
+def _named(metric: str, value: float) -> str:
+    """"held-out 40/40", "ood subtraction 4.75%": evidence lines name what they measured."""
+    return f"{metric.replace('heldout', 'held-out').replace('_', ' ')} {_fmt(metric, value)}"
+
+
 def _combine(parts: list[tuple[str, bool | None, str]]) -> CheckResult:
     """parts: (model label, holds? or None when not run, evidence or reason)."""
     result = CheckResult(NOT_RUN)
@@ -116,7 +121,8 @@ def _per_model(measured: Measured, regime: str, task: str, models: list[str], ev
 def best(measured, regime, task, models, metric, op, value):
     def evaluate(run):
         v = _run_value(run, metric)
-        return OPS[op](v, value), f"{_fmt(metric, v)} (best evaluation, iter {int(run.best()['iter'])}; needs {op} {_fmt(metric, value)})"
+        return (OPS[op](v, value),
+                f"{_named(metric, v)} (best evaluation, iter {int(run.best()['iter'])}; needs {op} {_fmt(metric, value)})")
     return _per_model(measured, regime, task, models, evaluate)
 
 
@@ -126,7 +132,7 @@ def over_training(measured, regime, task, models, metric, stat, op, value, iters
         v = _run_value(run, metric, stat, iters)
         if v != v:  # NaN: the run has no evaluation in the window (a shortened run, or iters beyond max_iters)
             return None, f"no evaluation{window}"
-        return OPS[op](v, value), f"{stat} {_fmt(metric, v)}{window} (needs {op} {_fmt(metric, value)})"
+        return OPS[op](v, value), f"{stat} {_named(metric, v)}{window} (needs {op} {_fmt(metric, value)})"
     return _per_model(measured, regime, task, models, evaluate)
 
 
@@ -159,7 +165,7 @@ def compare_best(measured, left, op, right):
 def compare_over_training(measured, regime, task, models, stat, left, op, right):
     def evaluate(run):
         lv, rv = _run_value(run, left, stat), _run_value(run, right, stat)
-        return OPS[op](lv, rv), f"{stat} {left} {_fmt(left, lv)} {op} {stat} {right} {_fmt(right, rv)}?"
+        return OPS[op](lv, rv), f"{stat} {_named(left, lv)} {op} {stat} {_named(right, rv)}?"
     return _per_model(measured, regime, task, models, evaluate)
 
 
@@ -180,7 +186,7 @@ def ood(measured, regime, model, metric, op, value=None, than=None):
         v = pct(metric)
         target = pct(than) if than else value
         target_text = f"{than} {_fmt(than, target)}" if than else _fmt(metric, target)
-        parts.append((label, OPS[op](v, target), f"{metric} {_fmt(metric, v)} (needs {op} {target_text})"))
+        parts.append((label, OPS[op](v, target), f"{_named(metric, v)} (needs {op} {target_text})"))
     return _combine(parts)
 
 
@@ -192,7 +198,7 @@ def extended(measured, metric, op, value):
     values = {"heldout_max": m["heldout_correct"].max(), "addition_final": runs.percent(m.iloc[-1], "addition"),
               "subtraction_final": runs.percent(m.iloc[-1], "subtraction"), "val_loss_min": m["val_loss"].min()}
     v = float(values[metric])
-    return _combine([("MLT extended", OPS[op](v, value), f"{metric} {_fmt(metric, v)} (needs {op} {_fmt(metric, value)})")])
+    return _combine([("MLT extended", OPS[op](v, value), f"{_named(metric, v)} (needs {op} {_fmt(metric, value)})")])
 
 
 def smallest_viable(measured, task, model, min_accuracy):
