@@ -68,7 +68,8 @@ def test_ood_and_extended_predicates(world):
     write_run(world, "extended", "arithmetic", "mlt", [E(0), E(250, 890, 890, 0), E(500, 890, 890, 1)])
     df = evaluate(world, extended_dir=world / "runs/extended/arithmetic/mlt/seed1337")
     assert df.loc["ood-n14-fails", "verdict"] == "reproduced" and "ood subtraction 5.00%" in df.loc["ood-n14-fails", "evidence"]
-    assert df.loc["ood-subtraction-better", "verdict"] == "reproduced"
+    better = df.loc["ood-subtraction-better"]
+    assert better["verdict"] == "reproduced" and "ood subtraction 5.00% (needs > ood addition 0.00%)" in better["evidence"]
     assert df.loc["extended-no-grokking", "verdict"] == "not reproduced"  # 1/40 at iteration 500
     assert "held-out max 1/40" in df.loc["extended-no-grokking", "evidence"]
 

@@ -185,7 +185,7 @@ def ood(measured, regime, model, metric, op, value=None, than=None):
 
         v = pct(metric)
         target = pct(than) if than else value
-        target_text = f"{than} {_fmt(than, target)}" if than else _fmt(metric, target)
+        target_text = _named(than, target) if than else _fmt(metric, target)
         parts.append((label, OPS[op](v, target), f"{_named(metric, v)} (needs {op} {target_text})"))
     return _combine(parts)
 
