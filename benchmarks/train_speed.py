@@ -4,6 +4,7 @@
     python benchmarks/train_speed.py --task capitals --model n28 --iters 300
     python benchmarks/train_speed.py --device cuda --model mlt
     python benchmarks/train_speed.py --stacks 2,4,8                # also R seeds trained as one stack
+    python benchmarks/train_speed.py --profile                     # where our step's time goes
 
 Reference = what the authors' script does: nanoGPT's model with torch's scaled_dot_product_attention,
 foreach AdamW, a get_batch that stacks windows one by one, and one generate() call per prompt and sample.
@@ -12,11 +13,15 @@ batched generate per evaluation, optionally torch.compile). Figures are medians 
 The projected full-run time is 30,001 steps + 121 evaluations + 61 loss estimates.
 With --stacks, R runs (seeds 1337..) train as one stack (toobig.multirun, one process, one thread); its rows
 give the time per run: the stack's step divided by R, plus each run's own evaluations and loss estimates.
+With --profile, torch.profiler splits our last variant's step into compiled kernels, matmuls, optimizer and
+the rest (self CPU time per step), which shows what a faster step would have to shrink.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
+import functools
 import statistics
 import sys
 import tempfile
@@ -104,6 +109,52 @@ class ReferenceLoop:
         self.model.train()
 
 
+STEP_PARTS = (  # (label, test on a profiler event name); an event counts toward the first part that matches
+    ("compiled kernels (inductor C++)", lambda n: n.startswith("## Call CompiledFxGraph")),
+    ("matmuls (mm, addmm, bmm)", lambda n: n in ("aten::mm", "aten::addmm", "aten::bmm")),
+    ("optimizer and clipping", lambda n: n.startswith(("Optimizer.", "aten::_fused_adam", "aten::_foreach_",
+                                                        "aten::linalg_vector_norm"))),
+    ("everything else (eager ops, dispatch)", lambda n: True),
+)
+
+
+def print_step_profile(name: str, step, iters: int) -> None:
+    """Self CPU time per step by kind of work, from torch.profiler over `iters` steps."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(iters):
+            step()
+    spent = dict.fromkeys((label for label, _ in STEP_PARTS), 0.0)
+    for event in prof.key_averages():
+        label = next(label for label, match in STEP_PARTS if match(event.key))
+        spent[label] += event.self_cpu_time_total / 1e3 / iters  # us over all steps -> ms per step
+    total = sum(spent.values())
+    print(f"step profile of {name}, {iters} steps (self CPU ms/step; the profiler adds some overhead):")
+    for label, ms in spent.items():
+        print(f"  {label:40s} {ms:7.2f} {100 * ms / total:5.1f}%")
+    print(f"  {'total':40s} {total:7.2f}")
+
+
+def set_inductor_option(option: str) -> None:
+    import torch._inductor.config as inductor_config
+
+    key, sep, text = option.partition("=")
+    *parents, leaf = key.split(".")
+    try:
+        owner = functools.reduce(getattr, parents, inductor_config)
+        getattr(owner, leaf)
+    except AttributeError:
+        raise SystemExit(f"--inductor {option}: torch._inductor.config has no option '{key}'")
+    if not sep:
+        raise SystemExit(f"--inductor {option}: expected KEY=VALUE, e.g. cpp_wrapper=True")
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = text  # a plain string such as max_autotune_gemm_backends=CPP,ATEN
+    setattr(owner, leaf, value)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--task", default="arithmetic")
@@ -114,9 +165,15 @@ def main(argv=None) -> None:
     ap.add_argument("--evals", type=int, default=3, help="timed evaluations per variant")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     ap.add_argument("--stacks", default="", help="comma-separated stack sizes R to time (e.g. 2,4,8)")
+    ap.add_argument("--profile", action="store_true", help="also split our step's time by kind of work")
+    ap.add_argument("--inductor", action="append", default=[], metavar="KEY=VALUE",
+                    help="set a torch._inductor.config option before compiling, e.g. cpp_wrapper=True or "
+                         "max_autotune=True (repeatable)")
     args = ap.parse_args(argv)
     stacks = [int(r) for r in args.stacks.split(",") if r.strip()]
     torch.set_num_threads(args.threads)
+    for option in args.inductor:
+        set_inductor_option(option)
 
     config = load_config(ROOT / "config.yaml")
     data_dir = Path(tempfile.mkdtemp()) / args.task
@@ -146,6 +203,7 @@ def main(argv=None) -> None:
         eval_s = timed(lambda: tr.evaluate(250, 0.0), args.evals)
         loss_s = timed(tr.estimate_val_loss, 1)
         rows.append((name, step_s, eval_s, loss_s, warm))
+        profiled = (name, step)
         if name == "ours (eager)":
             ref = ReferenceLoop(tr)
             ref_step = timed(lambda: [ref.step() for _ in range(args.iters)], 3) / args.iters
@@ -167,6 +225,8 @@ def main(argv=None) -> None:
         step_s = timed(lambda: [stack_step() for _ in range(args.iters)], 3) / args.iters
         rows.append((f"ours, stack of {r} (per run)", step_s / r, single[2], single[3], warm / r))
 
+    if args.profile:
+        print_step_profile(*profiled, args.iters)
     steps, evals, losses = base.max_iters + 1, base.max_iters // base.eval_interval + 1, base.max_iters // base.loss_interval + 1
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu, {args.threads} thread(s)"
     print(f"{args.task} {args.model} on {device}, torch {torch.__version__}")

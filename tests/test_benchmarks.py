@@ -36,7 +36,7 @@ def test_gpu_benchmark_prints_every_figure_on_cpu():
 def test_cpu_benchmark_prints_the_reference_ours_and_a_stack_per_run():
     out = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "train_speed.py"), "--iters", "2", "--evals", "1",
-         "--no-compile", "--stacks", "2"], capture_output=True, text=True, timeout=300, cwd=REPO)
+         "--no-compile", "--stacks", "2", "--profile"], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert out.returncode == 0, out.stderr
     rows = {}
     for line in out.stdout.splitlines():
@@ -48,3 +48,16 @@ def test_cpu_benchmark_prints_the_reference_ours_and_a_stack_per_run():
         assert len(cells) == 6 and all(re.fullmatch(NUMBER + "x?", c) for c in cells), cells
         assert float(cells[0]) > 0 and float(cells[4]) > 0
     assert rows["reference (plain loop)"][5] == "1.0x"  # the speed-ups are ratios to the reference row
+    parts = dict(re.findall(r"^  (\S.*?)\s+(" + NUMBER + r")(?:\s+" + NUMBER + "%)?$", out.stdout, re.M))
+    assert set(parts) == {"compiled kernels (inductor C++)", "matmuls (mm, addmm, bmm)", "optimizer and clipping",
+                          "everything else (eager ops, dispatch)", "total"}, out.stdout
+    assert float(parts["compiled kernels (inductor C++)"]) == 0.0  # --no-compile: no compiled graph ran
+    assert float(parts["matmuls (mm, addmm, bmm)"]) > 0 and float(parts["optimizer and clipping"]) > 0
+    total = sum(float(v) for k, v in parts.items() if k != "total")
+    assert abs(total - float(parts["total"])) <= 0.02  # the parts add up (each printed to 0.01 ms)
+
+
+def test_cpu_benchmark_names_an_unknown_inductor_option():
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "train_speed.py"), "--inductor", "no_such=1"],
+                         capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert out.returncode != 0 and "torch._inductor.config has no option 'no_such'" in out.stderr

@@ -16,6 +16,7 @@ import yaml
 from analysis_fixtures import E, PAPER_DIR, REPO, small_config, write_run
 from toobig import experiments as X
 from toobig.analysis import experiments as A
+from toobig.analysis import figures
 from toobig.analysis.ood import evaluate_ood
 from toobig.config import ConfigError, resolve_run
 from toobig.data import write_dataset
@@ -218,6 +219,22 @@ def test_sweep_table_and_figure(tmp_path):
     assert (cap["parameters"], cap["mean"], cap["seeds_complete"]) == (51 * 8 + 6 * 64 + 24, 50.0, 1)
     assert len(df) == 3  # capitals has no arithmetic rows
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sweep_legend_hides_no_point():
+    # series cross the whole plot (held-out falls while facts rise), so the legend must sit outside the axes
+    from matplotlib.transforms import Bbox
+    rows = [{"task": task, "model": f"n{n}", "parameters": 60 * n * n, "metric": metric, "seeds_complete": 3,
+             "mean": mean, "ci95_low": max(mean - 20, 0), "ci95_high": min(mean + 20, 100)}
+            for n, (held, facts) in zip((8, 16, 28, 64), ((70, 0), (100, 20), (10, 97), (30, 100)))
+            for task, metric, mean in (("arithmetic", "heldout (5,7) %", held), ("capitals", "facts %", facts))]
+    fig = A.draw_sweep(pd.DataFrame(rows))
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent()
+    assert not legend.overlaps(ax.get_window_extent())
+    assert Bbox.union([legend, ax.get_window_extent()]).height <= fig.bbox.height + 1  # and it is not cut off
+    figures.plt.close(fig)
 
 
 # ---- out of domain ---------------------------------------------------------------------------------------

@@ -294,9 +294,13 @@ def sweep_table(summaries: pd.DataFrame, config: dict) -> pd.DataFrame:
 
 
 def sweep_figure(df: pd.DataFrame, out_png) -> None:
+    figures.save(draw_sweep(df), out_png)
+
+
+def draw_sweep(df: pd.DataFrame):
     plt = figures.plt  # matplotlib with the headless backend, as every figure
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(7, 5.0))
     colours = {"arithmetic": "tab:purple", "capitals": "tab:green", "joint": "tab:orange"}
     groups = df[df["seeds_complete"] > 0].groupby(["task", "metric"], sort=False) if len(df) else []
     for (task, metric), part in groups:
@@ -311,9 +315,10 @@ def sweep_figure(df: pd.DataFrame, out_png) -> None:
     ax.set_ylabel("accuracy at the best row (%)")
     ax.set_ylim(-3, 103)
     ax.set_title("Capacity sweep: mean over seeds, 95% t-interval (clipped to 0-100%)")
-    figures.legend_or_note(ax, "no sweep run yet")
+    # below the axes: the series cross the whole plot, so any legend inside it hides a point or an interval
+    figures.legend_or_note(ax, "no sweep run yet", below=True)
     fig.tight_layout()
-    figures.save(fig, out_png)
+    return fig
 
 
 def heldout_by_expression(run_list: list[dict], results_dir) -> pd.DataFrame:

@@ -73,10 +73,13 @@ def _not_run_text(ax, text: str, x: float = 0.5, y: float = 0.5) -> None:
             bbox=dict(boxstyle="round", fc="white", ec="#999999", alpha=0.9), wrap=True)
 
 
-def legend_or_note(ax, empty_text: str) -> None:
-    """A legend when the panel drew a labelled line, else a note saying why it is empty."""
+def legend_or_note(ax, empty_text: str, below: bool = False) -> None:
+    """A legend when the panel drew a labelled line (below the axes when asked), else a note saying why it is empty."""
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
+        if below:
+            ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
+        else:
+            ax.legend(fontsize=8)
     else:
         ax.text(0.5, 0.5, empty_text, ha="center", transform=ax.transAxes)
 
