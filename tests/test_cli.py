@@ -230,6 +230,30 @@ def test_evaluate_command(capsys, tmp_path, tiny_run, dataset_dirs):
     assert all(r["correct"] in ("0", "1") and len(r["generated"]) == 4 for r in rows)
 
 
+def test_evaluate_never_leaves_a_half_written_csv(capsys, tmp_path, tiny_run, dataset_dirs, monkeypatch):
+    cfg, run = tiny_run
+    out_csv = tmp_path / "samples.csv"
+    out_csv.write_text("an earlier evaluation\n")
+    real_writer = csv.writer
+
+    class FailingWriter:  # writes the header and 10 rows, then the "disk" fails
+        def __init__(self, fh):
+            self.inner, self.rows = real_writer(fh), 0
+
+        def writerow(self, row):
+            if self.rows == 11:
+                raise OSError("No space left on device")
+            self.rows += 1
+            self.inner.writerow(row)
+
+    monkeypatch.setattr(csv, "writer", FailingWriter)
+    with pytest.raises(OSError):
+        run_cli(["evaluate", "--checkpoint", run / "best.pt", "--data", dataset_dirs["arithmetic"], "--samples", 1,
+                 "--out", out_csv, "--device", "cpu"], capsys)
+    assert out_csv.read_text() == "an earlier evaluation\n"
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
 def test_evaluate_other_prompt_sets(capsys, tiny_run, dataset_dirs):
     cfg, run = tiny_run
     rc, out, err = run_cli(["evaluate", "--checkpoint", run / "resume.pt", "--data", dataset_dirs["arithmetic"],

@@ -3,18 +3,19 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 from pathlib import Path
 
 import torch
 
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError
 from .config import ConfigError, MODELS, REGIMES, TASKS, load_config, load_run_config, resolve_run, run_config_from_dict
 from .data import read_dataset, write_dataset
 from .evaluate import Vocab, sample_prompts, score, tally
 from .fsutil import atomic_write_text
-from .train import TrainingDiverged, build_model, pick_device, train_run
+from .train import TrainingDiverged, load_trained, pick_device, train_run
 
 
 def json_argument(text: str, flag: str):
@@ -89,26 +90,23 @@ def cmd_evaluate(args) -> None:
     """Re-evaluate a saved checkpoint on any prompt set of a dataset; one CSV row per sample."""
     torch.set_num_threads(args.threads)
     text, meta, sets = read_dataset(args.data)
-    ckpt = load_checkpoint(args.checkpoint, expect_vocab=meta["vocab"])
+    device = pick_device(args.device)
+    ckpt, cfg, model = load_trained(args.checkpoint, expect_vocab=meta["vocab"], device=device)
     if args.prompts not in sets:
         raise ValueError(f"dataset {args.data} has no prompt set '{args.prompts}'; it has {', '.join(sets)}")
-    cfg = run_config_from_dict(ckpt["run_config"])
-    device = pick_device(args.device)
-    model = build_model(cfg, len(meta["vocab"])).to(device)
-    model.load_state_dict(ckpt["model"])
     gen = torch.Generator(device=device).manual_seed(args.seed)
     samples = sample_prompts(model, Vocab(meta["vocab"]), sets[args.prompts], args.samples or cfg.samples_per_prompt,
                              args.temperature if args.temperature is not None else cfg.temperature, cfg.top_k,
                              cfg.arithmetic_new_tokens, cfg.capitals_new_tokens, gen)
     counts = tally(samples)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.out, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["prompt", "kind", "expected", "generated", "answer", "correct", "terminated"])
-            for s in samples:
-                writer.writerow([s.prompt.text, s.prompt.kind, s.prompt.answer, s.generated, s.judgement.answer,
-                                 int(s.judgement.correct), int(s.judgement.terminated)])
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer)
+        writer.writerow(["prompt", "kind", "expected", "generated", "answer", "correct", "terminated"])
+        for s in samples:
+            writer.writerow([s.prompt.text, s.prompt.kind, s.prompt.answer, s.generated, s.judgement.answer,
+                             int(s.judgement.correct), int(s.judgement.terminated)])
+        atomic_write_text(args.out, buffer.getvalue())
     kinds = sorted({k.rsplit("_", 1)[0] for k in counts})
     for kind in kinds:
         print(f"{kind}: {counts[kind + '_correct']}/{counts[kind + '_total']} correct, "

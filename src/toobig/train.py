@@ -25,7 +25,7 @@ import torch
 
 from . import __version__
 from .checkpoint import load_checkpoint, make_checkpoint
-from .config import RunConfig
+from .config import RunConfig, run_config_from_dict
 from .data import read_dataset, training_prompts
 from .evaluate import Vocab, sample_prompts, score, tally
 from .fsutil import atomic_torch_save, atomic_write_text
@@ -74,6 +74,15 @@ def pick_device(requested: str = "auto") -> str:
 def build_model(cfg: RunConfig, vocab_size: int) -> GPT:
     return GPT(GPTConfig(vocab_size=vocab_size, block_size=cfg.block_size, n_layer=cfg.n_layer, n_head=cfg.n_head,
                          n_embd=cfg.n_embd, mlp_expansion=cfg.mlp_expansion, dropout=cfg.dropout, bias=cfg.bias))
+
+
+def load_trained(path: str | Path, expect_kind: str | None = None, expect_vocab=None, device: str = "cpu"):
+    """(checkpoint, run config, model in eval mode) from a checkpoint this project wrote, checked by load_checkpoint."""
+    ckpt = load_checkpoint(path, expect_kind=expect_kind, expect_vocab=expect_vocab)
+    cfg = run_config_from_dict(ckpt["run_config"])
+    model = build_model(cfg, len(ckpt["vocab"])).to(device)
+    model.load_state_dict(ckpt["model"])
+    return ckpt, cfg, model.eval()
 
 
 def seed_everything(seed: int) -> None:

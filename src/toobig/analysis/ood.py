@@ -8,12 +8,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..checkpoint import load_checkpoint
-from ..config import run_config_from_dict
 from ..data import ood_prompts
 from ..evaluate import Vocab, sample_prompts, tally
 from ..fsutil import atomic_write_text
-from ..train import build_model
+from ..train import load_trained
 
 COLUMNS = ("checkpoint", "best_iter", "operand_max", "ood_add_correct", "ood_add_total", "ood_add_terminated",
            "ood_sub_correct", "ood_sub_total", "ood_sub_terminated")
@@ -21,12 +19,8 @@ COLUMNS = ("checkpoint", "best_iter", "operand_max", "ood_add_correct", "ood_add
 
 def load_best(best_pt: str | Path):
     """(checkpoint, run config, vocabulary, model) of a best checkpoint, on the CPU."""
-    ckpt = load_checkpoint(best_pt, expect_kind="best")
-    cfg = run_config_from_dict(ckpt["run_config"])
-    vocab = Vocab(ckpt["vocab"])
-    model = build_model(cfg, len(vocab.chars))
-    model.load_state_dict(ckpt["model"])
-    return ckpt, cfg, vocab, model
+    ckpt, cfg, model = load_trained(best_pt, expect_kind="best")
+    return ckpt, cfg, Vocab(ckpt["vocab"]), model
 
 
 def sample_as_trained(best_pt: str | Path, prompts):
