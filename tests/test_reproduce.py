@@ -33,6 +33,43 @@ def test_committed_tables_regenerate_byte_for_byte_from_committed_metrics(tmp_pa
         assert out.read_bytes() == table.read_bytes(), f"{table.name} no longer follows from the committed runs"
 
 
+def snapshot_config() -> dict:
+    """The configuration profiles/snapshot runs with: its configfiles merged as Snakemake merges them."""
+    from snakemake.utils import update_config
+
+    config = {}
+    for path in yaml.safe_load((ROOT / "profiles/snapshot/config.yaml").read_text())["configfiles"]:
+        update_config(config, load_config(ROOT / path))
+    return config
+
+
+def test_committed_experiment_tables_follow_from_the_committed_runs(tmp_path, monkeypatch):
+    """seeds, sweep and longer training, with the held-out expressions re-sampled from each best checkpoint:
+    every value equal to the committed one except the re-sampling's own seconds, which are measured anew."""
+    from toobig import experiments as X
+    from toobig.analysis import experiments as A
+
+    monkeypatch.chdir(ROOT)
+    config = snapshot_config()
+    paper = {(r, t, m, s) for r in config["regimes"] for t in config["tasks"] for m in config["models"]
+             for s in config["seeds"]}
+    runs = {name: X.experiment_runs(config, name) for name in ("seeds", "sweep", "long_training")}
+    A.write_seeds_tables(runs["seeds"], "results", tmp_path / "seeds.csv", tmp_path / "seeds_outcomes.csv", paper)
+    A.write_sweep(runs["sweep"], "results", {"model_settings": config["model_settings"]}, tmp_path / "sweep.csv",
+                  tmp_path / "sweep.png", paper)
+    A.write_runs_table(runs["long_training"], "results", tmp_path / "long_training.csv", paper, finished_only=True)
+    for name, run_list in runs.items():
+        A.write_heldout_by_expression(run_list, "results", tmp_path / f"{name}_heldout.csv")
+    compared = ["seeds.csv", "seeds_outcomes.csv", "sweep.csv", "long_training.csv",
+                "seeds_heldout.csv", "sweep_heldout.csv", "long_training_heldout.csv"]
+    for name in compared:
+        ours = pd.read_csv(tmp_path / name, dtype=str, keep_default_na=False)
+        committed = pd.read_csv(ROOT / "results/experiments" / name, dtype=str, keep_default_na=False)
+        timing = [c for c in ("eval_seconds",) if c in committed]
+        pd.testing.assert_frame_equal(ours.drop(columns=timing), committed.drop(columns=timing), obj=name)
+        assert len(committed) > 0, name
+
+
 @pytest.mark.slow
 def test_ci_slice_of_the_dag_matches_the_expected_outputs(tmp_path):
     """Datasets, four 1,000-iteration runs, tables, figures, claims and report, end to end."""
