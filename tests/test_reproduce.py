@@ -44,8 +44,9 @@ def snapshot_config() -> dict:
 
 
 def test_committed_experiment_tables_follow_from_the_committed_runs(tmp_path, monkeypatch):
-    """seeds, sweep and longer training, with the held-out expressions re-sampled from each best checkpoint:
-    every value equal to the committed one except the re-sampling's own seconds, which are measured anew."""
+    """seeds, sweep and longer training, with the held-out expressions re-sampled from each best checkpoint, and the
+    out-of-domain and evaluation-sensitivity samples: every value equal to the committed one except the seconds
+    the re-sampling took, which are measured anew."""
     from toobig import experiments as X
     from toobig.analysis import experiments as A
 
@@ -62,10 +63,26 @@ def test_committed_experiment_tables_follow_from_the_committed_runs(tmp_path, mo
         A.write_heldout_by_expression(run_list, "results", tmp_path / f"{name}_heldout.csv")
     compared = ["seeds.csv", "seeds_outcomes.csv", "sweep.csv", "long_training.csv",
                 "seeds_heldout.csv", "sweep_heldout.csv", "long_training_heldout.csv"]
-    for name in compared:
+    # and the evaluation-only experiments' samples: each committed file re-sampled from its run's best checkpoint
+    experiments = ROOT / "results/experiments"
+    resampled = {}
+    for path in sorted(experiments.glob("ood/*/*/seed*/samples.csv")):
+        regime, model, seed = path.parts[-4:-1]
+        name = str(path.relative_to(experiments))
+        resampled[name] = A.write_ood_samples(f"results/runs/{regime}/arithmetic/{model}/{seed}/best.pt",
+                                              config["data"], tmp_path / name)
+    for path in sorted(experiments.glob("sensitivity/*/*/*/seed*.csv")):
+        regime, task, model = path.parts[-4:-1]
+        name = str(path.relative_to(experiments))
+        resampled[name] = A.write_variants(f"results/runs/{regime}/{task}/{model}/{path.stem}/best.pt", config["data"],
+                                           config["experiments"]["sensitivity_eval"]["variants"], tmp_path / name)
+    assert len(resampled) == 6 + 4  # main and controlled n14/n28/n56 out of domain; n14/n28 x 2 tasks re-sampled
+    for name in compared + list(resampled):
         ours = pd.read_csv(tmp_path / name, dtype=str, keep_default_na=False)
-        committed = pd.read_csv(ROOT / "results/experiments" / name, dtype=str, keep_default_na=False)
-        timing = [c for c in ("eval_seconds",) if c in committed]
+        committed = pd.read_csv(experiments / name, dtype=str, keep_default_na=False)
+        # seconds measured anew: eval_seconds everywhere, and wall_seconds where it is an evaluation's time
+        measured = {"eval_seconds"} | ({"wall_seconds"} if name.startswith("sensitivity/") else set())
+        timing = [c for c in committed if c in measured]
         pd.testing.assert_frame_equal(ours.drop(columns=timing), committed.drop(columns=timing), obj=name)
         assert len(committed) > 0, name
 

@@ -24,6 +24,11 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     _replace_atomically(Path(path), lambda tmp: tmp.write_text(text))
 
 
+def atomic_write_csv(path: str | Path, df, **to_csv) -> None:
+    """A pandas table as CSV (no index, "\n" line ends unless told otherwise), replaced atomically."""
+    atomic_write_text(path, df.to_csv(**{"index": False, "lineterminator": "\n", **to_csv}))
+
+
 def atomic_torch_save(obj, path: str | Path) -> None:
     # torch.save names the records inside its zip after the file it writes to; the temp file's name carries the
     # process id, so saving to it directly made identical checkpoints differ byte for byte between processes

@@ -3,10 +3,11 @@ import sys
 from pathlib import Path
 
 from toobig.analysis.experiments import ood_table, paper_ood_values
+from toobig.fsutil import atomic_write_csv
 
 sys.stderr = open(snakemake.log[0], "w")
 entries = [dict(run, samples=s, counts=c)
            for run, s, c in zip(snakemake.params.runs, snakemake.input.samples, snakemake.input.counts)]
 df = ood_table(entries, paper_ood_values(Path(snakemake.input.paper).parent))
-df.to_csv(snakemake.output.csv, index=False, lineterminator="\n")
+atomic_write_csv(snakemake.output.csv, df)
 print(f"{len(df)} rows", file=sys.stderr)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..fsutil import atomic_write_csv
 from . import paper, runs
 
 OPS = {"==": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -270,6 +271,5 @@ def evaluate_claims(claims: list[dict], measured: Measured) -> pd.DataFrame:
 def write_claims(config: dict, results_dir: str | Path, paper_dir: str | Path, out: str | Path,
                  extended_dir: str | Path | None = None) -> pd.DataFrame:
     df = evaluate_claims(paper.claims(paper_dir), Measured(config, results_dir, extended_dir))
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out, index=False, lineterminator="\n")
+    atomic_write_csv(out, df)
     return df

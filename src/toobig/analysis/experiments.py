@@ -19,7 +19,7 @@ import torch
 from ..data import DEFAULT_HELDOUT, arithmetic_prompts, capitals_prompts, heldout_prompts, ood_prompts
 from ..evaluate import sample_prompts, tally
 from ..experiments import EVAL_VARIANT_KEYS, experiments_section, mean_interval, nmodel_parameters
-from ..fsutil import atomic_write_text
+from ..fsutil import atomic_write_csv
 from . import figures, runs
 from .ood import load_best, sample_as_trained
 
@@ -33,10 +33,6 @@ TITLES = {
     "sensitivity_eval": "Protocol sensitivity: evaluation choices (best checkpoints re-evaluated)",
     "sensitivity_training": "Protocol sensitivity: training choices (warm-up, gradient clipping)",
 }
-
-
-def _csv(df: pd.DataFrame, out) -> None:
-    atomic_write_text(out, df.to_csv(index=False, lineterminator="\n"))
 
 
 def experiment_outputs(config: dict, results_dir: str | Path = "results") -> dict[str, list[str]]:
@@ -73,7 +69,7 @@ def ood_samples(best_pt, data_cfg: dict) -> pd.DataFrame:
 
 def write_ood_samples(best_pt, data_cfg: dict, out) -> pd.DataFrame:
     df = ood_samples(best_pt, data_cfg)
-    _csv(df, out)
+    atomic_write_csv(out, df)
     return df
 
 
@@ -173,7 +169,7 @@ def runs_table(run_list: list[dict], results_dir, paper_runs: set | None = None,
 
 def write_runs_table(run_list, results_dir, out, paper_runs=None, run_dirs=None, finished_only=False) -> pd.DataFrame:
     df = runs_table(run_list, results_dir, paper_runs, run_dirs, finished_only)
-    _csv(df, out)
+    atomic_write_csv(out, df)
     return df
 
 
@@ -252,8 +248,8 @@ def seeds_tables(summaries: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def write_seeds_tables(run_list, results_dir, out_cells, out_outcomes, paper_runs=None):
     cells, outcomes = seeds_tables(runs_table(run_list, results_dir, paper_runs))
-    _csv(cells, out_cells)
-    _csv(outcomes, out_outcomes)
+    atomic_write_csv(out_cells, cells)
+    atomic_write_csv(out_outcomes, outcomes)
     return cells, outcomes
 
 
@@ -354,13 +350,13 @@ def heldout_by_expression(run_list: list[dict], results_dir) -> pd.DataFrame:
 
 def write_heldout_by_expression(run_list, results_dir, out) -> pd.DataFrame:
     df = heldout_by_expression(run_list, results_dir)
-    _csv(df, out)
+    atomic_write_csv(out, df)
     return df
 
 
 def write_sweep(run_list, results_dir, config, out_csv, out_png, paper_runs=None) -> pd.DataFrame:
     df = sweep_table(runs_table(run_list, results_dir, paper_runs), config)
-    _csv(df, out_csv)
+    atomic_write_csv(out_csv, df)
     sweep_figure(df, out_png)
     return df
 
@@ -409,7 +405,7 @@ def evaluate_variants(best_pt, data_cfg: dict, variants: dict[str, dict]) -> pd.
 
 def write_variants(best_pt, data_cfg, variants, out) -> pd.DataFrame:
     df = evaluate_variants(best_pt, data_cfg, variants)
-    _csv(df, out)
+    atomic_write_csv(out, df)
     return df
 
 
@@ -462,7 +458,7 @@ def sensitivity_table(reference: list[dict], eval_files: list[dict], train_varia
 
 def write_sensitivity(reference, eval_files, train_variants, results_dir, out, train_settings=None) -> pd.DataFrame:
     df = sensitivity_table(reference, eval_files, train_variants, results_dir, train_settings)
-    _csv(df, out)
+    atomic_write_csv(out, df)
     return df
 
 

@@ -10,7 +10,7 @@ import torch
 
 from ..data import ood_prompts
 from ..evaluate import Vocab, sample_prompts, tally
-from ..fsutil import atomic_write_text
+from ..fsutil import atomic_write_csv
 from ..train import load_trained
 
 COLUMNS = ("checkpoint", "best_iter", "operand_max", "ood_add_correct", "ood_add_total", "ood_add_terminated",
@@ -42,5 +42,5 @@ def evaluate_ood(best_pt: str | Path, operand_max: int = 19, inner_max: int = 9)
 
 def write_ood(best_pt: str | Path, data_cfg: dict, out: str | Path) -> dict:
     row = evaluate_ood(best_pt, data_cfg.get("ood_operand_max", 19), data_cfg.get("operand_max", 9))
-    atomic_write_text(out, pd.DataFrame([row], columns=list(COLUMNS)).to_csv(index=False, lineterminator="\n"))
+    atomic_write_csv(out, pd.DataFrame([row], columns=list(COLUMNS)))
     return row

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import ConfigError, resolve_run
+from ..fsutil import atomic_write_csv
 from . import paper, runs
 
 # Rows of Table 1 that the paper states in its text rather than in the table: (label, config key, regime, text id).
@@ -137,6 +138,5 @@ def make_table(number: int, config: dict, results_dir: str | Path, paper_dir: st
 
 def write_table(number: int, config: dict, results_dir: str | Path, paper_dir: str | Path, out: str | Path) -> pd.DataFrame:
     df = make_table(number, config, results_dir, paper_dir)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out, index=False, lineterminator="\n")
+    atomic_write_csv(out, df)
     return df

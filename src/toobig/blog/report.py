@@ -19,7 +19,7 @@ from toobig.blog.data import Problem
 from toobig.blog.metrics import aggregate, score
 from toobig.blog.plots import plot_dynamics, plot_learn_to_stop
 from toobig.blog.tables import final_metrics, observation_counts, prediction_table
-from toobig.fsutil import atomic_write_text
+from toobig.fsutil import atomic_write_csv, atomic_write_text
 
 
 def _clean(obj):
@@ -59,7 +59,7 @@ def behaviour_from_answers(answers_csv, k: int = 3) -> pd.DataFrame:
 
 
 def write_scores(answers_csv, scores_csv, k: int = 3) -> None:
-    atomic_write_text(scores_csv, behaviour_from_answers(answers_csv, k).to_csv(index=False, float_format="%.6g"))
+    atomic_write_csv(scores_csv, behaviour_from_answers(answers_csv, k), float_format="%.6g")
 
 
 def write_run_figure(epochs_csv, evals_csv, behaviour_csv, png, title: str = "") -> None:
@@ -70,9 +70,9 @@ def write_run_tables(predictions_csv, behaviour_csv, prediction_table_csv, obser
                      k: int = 3, per_operation: int = 3) -> None:
     preds = pd.read_csv(predictions_csv, keep_default_na=False, na_values=[""],
                         dtype={"answer": str, "expected": str, "generated": str})
-    atomic_write_text(prediction_table_csv, prediction_table(preds, per_operation, k).to_csv(index=False))
-    atomic_write_text(observations_csv, observation_counts(preds, k).to_csv(index=False))
-    atomic_write_text(final_csv, final_metrics(pd.read_csv(behaviour_csv)).to_csv(index=False, float_format="%.6g"))
+    atomic_write_csv(prediction_table_csv, prediction_table(preds, per_operation, k))
+    atomic_write_csv(observations_csv, observation_counts(preds, k))
+    atomic_write_csv(final_csv, final_metrics(pd.read_csv(behaviour_csv)), float_format="%.6g")
 
 
 def write_run_claims(epochs_csv, evals_csv, behaviour_csv, claims_json, thresholds: dict) -> None:
