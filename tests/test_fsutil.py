@@ -38,3 +38,16 @@ def test_tables_are_written_through_the_atomic_writer(tmp_path, monkeypatch):
     monkeypatch.setattr("toobig.analysis.tables.atomic_write_csv", lambda out, df: written.append(out))
     write_table(2, {}, tmp_path, tmp_path, tmp_path / "table2.csv")
     assert written == [tmp_path / "table2.csv"] and not (tmp_path / "table2.csv").exists()
+
+
+def test_figures_are_saved_whole_in_the_format_their_name_says(tmp_path):
+    from toobig.analysis import figures
+    from toobig.fsutil import atomic_savefig
+
+    fig, ax = figures.plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    atomic_savefig(fig, tmp_path / "f.png")
+    atomic_savefig(fig, tmp_path / "f.pdf")
+    figures.plt.close(fig)
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "f.pdf").read_bytes()[:4] == b"%PDF"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.pdf", "f.png"]

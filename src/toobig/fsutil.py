@@ -29,6 +29,12 @@ def atomic_write_csv(path: str | Path, df, **to_csv) -> None:
     atomic_write_text(path, df.to_csv(**{"index": False, "lineterminator": "\n", **to_csv}))
 
 
+def atomic_savefig(fig, path: str | Path, **savefig) -> None:
+    """A matplotlib figure, in the format its file name ends with, replaced atomically."""
+    path = Path(path)
+    _replace_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip("."), **savefig))
+
+
 def atomic_torch_save(obj, path: str | Path) -> None:
     # torch.save names the records inside its zip after the file it writes to; the temp file's name carries the
     # process id, so saving to it directly made identical checkpoints differ byte for byte between processes

@@ -17,6 +17,7 @@ matplotlib.use("Agg")  # headless: figures are files, never windows
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from ..fsutil import atomic_savefig  # noqa: E402
 from . import paper, runs  # noqa: E402
 
 SERIES = {  # metric -> (label, colour, line style); the same in every figure
@@ -188,10 +189,9 @@ def embed_png(png: str | Path) -> str:
 
 
 def save(fig, png: str | Path, pdf: str | Path | None = None) -> None:
-    Path(png).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, metadata={"Software": None})
+    atomic_savefig(fig, png, metadata={"Software": None})
     if pdf is not None:
-        fig.savefig(pdf, metadata={"CreationDate": None, "Creator": None, "Producer": None})
+        atomic_savefig(fig, pdf, metadata={"CreationDate": None, "Creator": None, "Producer": None})
     plt.close(fig)
 
 

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from toobig.blog.config import OPERATIONS  # noqa: E402
+from toobig.fsutil import atomic_savefig  # noqa: E402
 
 OP_COLOURS = {"SUM": "tab:blue", "SUBTRACT": "tab:orange", "MULTIPLY": "tab:green", "DIVIDE": "tab:red",
               "ALL": "black"}
@@ -68,7 +69,7 @@ def plot_dynamics(epochs: pd.DataFrame, evals: pd.DataFrame, behaviour: pd.DataF
         ax.set_xlabel("epoch")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -90,5 +91,5 @@ def plot_learn_to_stop(off: pd.DataFrame, on: pd.DataFrame, path) -> None:
     axes[0].legend(fontsize=6, title="solid off, dashed on", title_fontsize=6)
     fig.suptitle("learn_to_stop: held-out set")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     plt.close(fig)
