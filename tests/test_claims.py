@@ -134,3 +134,36 @@ def test_ood_evaluation_counts_and_is_deterministic(tmp_path, config):
     assert (first["ood_add_total"], first["ood_sub_total"]) == (3000, 3000)  # 300 pairs x 10 samples per operator
     assert ood.evaluate_ood(tmp_path / "best.pt") == first
     assert list(pd.read_csv(out).columns) == list(ood.COLUMNS)
+
+
+def test_each_claim_is_judged_on_each_seed_that_covers_the_same_runs(world):
+    # seed 1338: n14 extrapolates, n28 memorises; seed 1339: n14 misses 5-7 (20/40); seed 1340: only n14 exists
+    for seed, n14_held in ((1338, 40), (1339, 20), (1340, 40)):
+        write_run(world, "main", "arithmetic", "n14", [E(0), E(500, 910, 910, n14_held), E(1000, 900, 900)], seed=seed)
+    for seed in (1338, 1339):
+        write_run(world, "main", "arithmetic", "n28", [E(0), E(500, 890, 890), E(1000, 890, 890)], seed=seed)
+    config = small_config()
+    df = by_id(claims.over_seeds(paper.claims(PAPER_DIR), config, world, [1337, 1338, 1339, 1340, 1341]))
+    # arith-n14-extrapolates reads n14 only: every seed with an n14 run counts
+    assert df.loc["arith-n14-extrapolates", "seeds_reproduced"] == "3/4"
+    assert df.loc["arith-n14-extrapolates", "seeds_detail"] == "reproduced in 1337 1338 1340; not reproduced in 1339"
+    # arith-larger-memorize reads n28 too: seed 1340 has no n28 run, so it is not counted (nor 1341, with nothing)
+    assert df.loc["arith-larger-memorize", "seeds_reproduced"] == "3/3"
+    assert df.loc["arith-larger-memorize", "seeds_detail"] == "reproduced in 1337 1338 1339"
+    # claims whose runs exist for one seed only get no count
+    assert df.loc["capitals-threshold", "seeds_reproduced"] == "" and df.loc["controlled-arithmetic", "seeds_detail"] == ""
+
+
+def test_claims_csv_carries_the_seed_counts_when_the_seeds_experiment_is_on(world, tmp_path):
+    write_run(world, "main", "arithmetic", "n14", [E(0), E(500, 910, 910, 10), E(1000, 900, 900)], seed=1338)
+    config = small_config()
+    config["experiments"]["seeds"].update(enabled=True, seeds=[1337, 1338])
+    assert claims.claim_seeds(config) == [1337, 1338]
+    df = by_id(claims.write_claims(config, world, PAPER_DIR, tmp_path / "claims.csv"))
+    assert df.loc["arith-n14-extrapolates", "verdict"] == "reproduced"  # the verdict stays the paper seed's
+    assert df.loc["arith-n14-extrapolates", "seeds_reproduced"] == "1/2"
+    assert pd.read_csv(tmp_path / "claims.csv", keep_default_na=False).columns[-2:].tolist() == ["seeds_reproduced",
+                                                                                                 "seeds_detail"]
+    config["experiments"]["seeds"]["enabled"] = False
+    assert claims.claim_seeds(config) == [1337]
+    assert claims.write_claims(config, world, PAPER_DIR, tmp_path / "claims.csv")["seeds_reproduced"].eq("").all()

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from analysis_fixtures import PAPER_DIR, REPO, paper_world, small_config
+from analysis_fixtures import PAPER_DIR, REPO, E, paper_world, small_config, write_run
 from toobig.analysis import claims, figures, paper, report, tables
 
 
@@ -68,3 +68,18 @@ def test_blog_section_is_embedded_with_its_images(tmp_path):
 
 def test_switched_off_blog_is_said_so(html):
     assert "not run (switched off in config.yaml: <code>blog.enabled</code>)" in html
+
+
+def test_claims_show_their_count_over_seeds(tmp_path):
+    world = paper_world(tmp_path / "results")
+    write_run(world, "main", "arithmetic", "n14", [E(0), E(500, 910, 910, 10), E(1000, 900, 900)], seed=1338)
+    config = small_config()
+    config["experiments"]["seeds"].update(enabled=True, seeds=[1337, 1338])
+    claims.write_claims(config, world, PAPER_DIR, tmp_path / "claims.csv")
+    html = report.render_report(config, world, PAPER_DIR, {}, {}, tmp_path / "claims.csv", REPO / "workflow" / "report",
+                                tmp_path / "report.html")
+    row = re.search(r"<code>arith-n14-extrapolates</code>.*?</tr>", html, re.S).group(0)
+    assert "1/2<br><span class=\"small\">reproduced in 1337; not reproduced in 1338</span>" in row
+    row = re.search(r"<code>capitals-threshold</code>.*?</tr>", html, re.S).group(0)
+    assert row.endswith('<td><span class="small">one seed</span></td>\n</tr>')
+    assert "<th>Over seeds</th>" in html and "The verdict is the paper seed's (1337)" in html

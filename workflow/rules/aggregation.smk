@@ -1,5 +1,6 @@
 # Helpers of the aggregation stage (tables, figures, claims, report): what each aggregation job reads.
 # Functions only, so the rule files stay declarations (snakemake --lint keeps the two apart).
+from toobig.analysis.claims import claim_seeds
 from toobig.analysis.runs import FIGURE_RUNS, TABLE_RUNS
 
 PAPER_DIR = "paper"
@@ -52,12 +53,16 @@ def figure_stand_in_runs(wildcards):
 
 
 def claim_run_files():
-    """The paper's runs, the capacity sweep's runs of the paper's seeds (claim n14-smallest-viable) and the
-    longer-training runs (claim extended-no-grokking-cpu), of the experiments switched on."""
+    """The paper's runs; of the experiments switched on, the longer-training runs (claim extended-no-grokking-cpu),
+    the seeds experiment's runs (each claim judged on each seed) and the capacity sweep's arithmetic runs of
+    those seeds (claim n14-smallest-viable); in a snapshot, the finished ones."""
+    seeds = claim_seeds(config)
     sweep = X.experiment_runs(config, "sweep") if experiment_on("sweep") else []
-    extra = [r for r in sweep if r["seed"] in config["seeds"] and r["task"] == "arithmetic"]  # what the claim reads
+    extra = [r for r in sweep if r["seed"] in seeds and r["task"] == "arithmetic"]  # what the claim reads
     extra += X.experiment_runs(config, "long_training") if experiment_on("long_training") else []
-    runs = planned_runs() + only_finished([r for r in extra if r not in all_runs()])
+    extra += X.experiment_runs(config, "seeds") if experiment_on("seeds") else []
+    extra = list({(r["regime"], r["task"], r["model"], r["seed"]): r for r in extra if r not in all_runs()}.values())
+    runs = planned_runs() + only_finished(extra)
     return run_files(runs) + run_files(runs, "provenance.json")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import experiments as X
 from ..fsutil import atomic_write_csv
 from . import paper, runs
 
@@ -268,8 +269,41 @@ def evaluate_claims(claims: list[dict], measured: Measured) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def over_seeds(claims: list[dict], config: dict, results_dir: str | Path, seeds: list[int],
+               extended_dir: str | Path | None = None) -> pd.DataFrame:
+    """Every claim judged on each seed alone. A seed counts when its runs cover what the first configured seed's
+    cover (the same "not run" list) and some check ran: then "k/n" = reproduced in k of those n seeds."""
+    first = list(config.get("seeds", [1337]))[0]
+    verdicts = {}
+    for seed in [first] + [s for s in seeds if s != first]:
+        # the extended MLT run is one seed's; the other seeds look for their own (and find none)
+        measured = Measured({**config, "seeds": [seed]}, results_dir, extended_dir if seed == first else None)
+        verdicts[seed] = evaluate_claims(claims, measured).set_index("id")[["verdict", "not_run"]]
+    rows = []
+    for claim_id, base in verdicts[first].iterrows():
+        counted = {s: v.loc[claim_id, "verdict"] for s, v in verdicts.items()
+                   if v.loc[claim_id, "not_run"] == base["not_run"] and v.loc[claim_id, "verdict"] != NOT_RUN}
+        held = [s for s, verdict in counted.items() if verdict == REPRODUCED]
+        failed = [s for s in counted if s not in held]
+        detail = "; ".join(f"{label} in {' '.join(map(str, group))}" for label, group
+                           in ((REPRODUCED, held), (NOT_REPRODUCED, failed)) if group)
+        rows.append({"id": claim_id, "seeds_reproduced": f"{len(held)}/{len(counted)}" if len(counted) > 1 else "",
+                     "seeds_detail": detail if len(counted) > 1 else ""})
+    return pd.DataFrame(rows)
+
+
+def claim_seeds(config: dict) -> list[int]:
+    """The configured seeds and, when the seeds experiment is on, its seeds: the seeds a claim is judged on."""
+    seeds = list(config.get("seeds", [1337]))
+    if X.enabled(config, "seeds"):
+        seeds += [s for s in X.experiments_section(config)["seeds"]["seeds"] if s not in seeds]
+    return seeds
+
+
 def write_claims(config: dict, results_dir: str | Path, paper_dir: str | Path, out: str | Path,
                  extended_dir: str | Path | None = None) -> pd.DataFrame:
-    df = evaluate_claims(paper.claims(paper_dir), Measured(config, results_dir, extended_dir))
+    claims = paper.claims(paper_dir)
+    df = evaluate_claims(claims, Measured(config, results_dir, extended_dir))
+    df = df.merge(over_seeds(claims, config, results_dir, claim_seeds(config), extended_dir), on="id", how="left")
     atomic_write_csv(out, df)
     return df
