@@ -124,8 +124,9 @@ def render_report(config: dict, results_dir: str | Path, paper_dir: str | Path, 
     """tables / figures: {number: csv path / png path}. Returns the HTML it wrote to out."""
     caps = paper.captions(paper_dir)
     claims = pd.read_csv(claims_csv, keep_default_na=False)
-    for column in ("seeds_reproduced", "seeds_detail"):  # absent from a claims.csv of one seed's checks only
-        claims[column] = claims[column] if column in claims else ""
+    for column in ("seeds_reproduced", "seeds_detail"):  # absent from a claims.csv written before they existed
+        if column not in claims:
+            claims[column] = ""
     summary = {v: int((claims["verdict"] == v).sum()) for v in VERDICT_ORDER}
     table_views = []
     for n in sorted(tables):
@@ -160,7 +161,8 @@ def render_report(config: dict, results_dir: str | Path, paper_dir: str | Path, 
         extended=extended, extended_note=extended_note,
         experiments=experiments_view(config, results_dir),
         blog=blog_section(blog_fragment),
-        seeds=list(config.get("seeds", [1337])), grid=config.get("evaluation", {}).get("grid"), samples=config.get("evaluation", {}).get("samples_per_prompt"),
+        seeds=list(config.get("seeds", [1337])),
+        grid=config.get("evaluation", {}).get("grid"), samples=config.get("evaluation", {}).get("samples_per_prompt"),
     )
     atomic_write_text(out, html)
     return html
