@@ -70,7 +70,7 @@ def experiment_best_files(name):
 
 
 def ood_runs():
-    """Every arithmetic run trained here, of the regimes experiments.ood.regimes names (ood_targets() is the
+    """Every arithmetic run of the paper planned here (the configured seeds), of the regimes experiments.ood.regimes names (ood_targets() is the
     main-regime n14 subset of these, for the paper's section 5.1 claim)."""
     return [run for regime in EXP["ood"]["regimes"] for run in planned_runs(regime=regime, task="arithmetic")]
 
