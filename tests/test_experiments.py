@@ -383,6 +383,15 @@ def test_default_and_all_on_schedules(tmp_path):
     # 18 paper n-model runs + 4 more seeds of each; 9 sweep widths x 2 tasks x 3 seeds; extended + 4 long + 4 variants
     assert (jobs["train_model"], jobs["train_sweep"], jobs["train_experiment"]) == (18 + 72, 54, 9)
     assert all(jobs[r] == 1 for r in ("extended_table", "long_training_table", "seeds_table", "sweep_table"))
+    # out of domain: the 6 paper arithmetic n-model runs and the seeds experiment's 24 more (3 models x 2 regimes x 4)
+    assert jobs["ood_samples"] == jobs["evaluate_ood"] == 6 + 24
+
+
+def test_claims_are_judged_on_the_seeds_experiment_runs(tmp_path):
+    on = {"seeds": {"enabled": True, "tasks": ["arithmetic"], "models": ["n14"]}}
+    jobs = dry_run(tmp_path, on, [f"{tmp_path}/results/claims.csv"])
+    # the 18 paper runs and seeds 1338-1341 of arithmetic n14 in both regimes; section 5.1 on main n14 at 5 seeds
+    assert (jobs["train_model"], jobs["evaluate_ood"]) == (18 + 8, 5)
 
 
 def test_claims_and_figure7_wait_for_the_sweep_and_longer_training_runs(tmp_path):

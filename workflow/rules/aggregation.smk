@@ -38,11 +38,13 @@ def aggregation_settings(wildcards):
 
 
 def ood_targets():
-    """Section 5.1 evaluates the main-regime arithmetic n14; one file per seed trained here."""
-    return [
-        f"{RESULTS}/ood/{run['regime']}/arithmetic/{run['model']}/seed{run['seed']}/ood.csv"
-        for run in planned_runs(regime="main", task="arithmetic", model="n14")
-    ]
+    """Section 5.1 evaluates the main-regime arithmetic n14; one file per seed trained here (the seeds
+    experiment's too, when it is on: the claims are judged on each seed)."""
+    runs = planned_runs(regime="main", task="arithmetic", model="n14")
+    seeds = X.experiment_runs(config, "seeds") if experiment_on("seeds") else []
+    runs += only_finished([r for r in seeds if (r["regime"], r["task"], r["model"]) == ("main", "arithmetic", "n14")
+                           and r not in runs])
+    return [f"{RESULTS}/ood/{run['regime']}/arithmetic/{run['model']}/seed{run['seed']}/ood.csv" for run in runs]
 
 
 def figure_stand_in_runs(wildcards):

@@ -70,9 +70,14 @@ def experiment_best_files(name):
 
 
 def ood_runs():
-    """Every arithmetic run of the paper planned here (the configured seeds), of the regimes experiments.ood.regimes names (ood_targets() is the
-    main-regime n14 subset of these, for the paper's section 5.1 claim)."""
-    return [run for regime in EXP["ood"]["regimes"] for run in planned_runs(regime=regime, task="arithmetic")]
+    """Every arithmetic run of the paper planned here and of the seeds experiment (in a snapshot, the finished
+    ones), of the regimes experiments.ood.regimes names; ood_targets() is the main-regime n14 subset of these,
+    for the paper's section 5.1 claims."""
+    regimes = EXP["ood"]["regimes"]
+    runs = [run for regime in regimes for run in planned_runs(regime=regime, task="arithmetic")]
+    seeds = X.experiment_runs(config, "seeds") if experiment_on("seeds") else []
+    return runs + only_finished([r for r in seeds if r["task"] == "arithmetic" and r["regime"] in regimes
+                                 and r not in runs])
 
 
 def ood_sample_files():
