@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from toobig.analysis.claims import write_claims
 from toobig.analysis.tables import write_table
 from toobig.config import load_config
 
@@ -43,8 +44,8 @@ def snapshot_config() -> dict:
     return config
 
 
-def test_committed_experiment_tables_follow_from_the_committed_runs(tmp_path, monkeypatch):
-    """seeds, sweep and longer training, with the held-out expressions re-sampled from each best checkpoint, and the
+def test_committed_claims_and_experiment_tables_follow_from_the_committed_runs(tmp_path, monkeypatch):
+    """The claims (byte for byte); seeds, sweep and longer training, with the held-out expressions re-sampled from each best checkpoint, and the
     out-of-domain and evaluation-sensitivity samples: every value equal to the committed one except the seconds
     the re-sampling took, which are measured anew."""
     from toobig import experiments as X
@@ -59,6 +60,9 @@ def test_committed_experiment_tables_follow_from_the_committed_runs(tmp_path, mo
     A.write_sweep(runs["sweep"], "results", {"model_settings": config["model_settings"]}, tmp_path / "sweep.csv",
                   tmp_path / "sweep.png", paper)
     A.write_runs_table(runs["long_training"], "results", tmp_path / "long_training.csv", paper, finished_only=True)
+    write_claims(config, "results", "paper", tmp_path / "claims.csv")
+    assert (tmp_path / "claims.csv").read_bytes() == (ROOT / "results/claims.csv").read_bytes(), \
+        "results/claims.csv no longer follows from the committed runs"
     for name, run_list in runs.items():
         A.write_heldout_by_expression(run_list, "results", tmp_path / f"{name}_heldout.csv")
     compared = ["seeds.csv", "seeds_outcomes.csv", "sweep.csv", "long_training.csv",
