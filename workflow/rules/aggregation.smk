@@ -41,9 +41,7 @@ def ood_targets():
     """Section 5.1 evaluates the main-regime arithmetic n14; one file per seed trained here (the seeds
     experiment's too, when it is on: the claims are judged on each seed)."""
     runs = planned_runs(regime="main", task="arithmetic", model="n14")
-    seeds = X.experiment_runs(config, "seeds") if experiment_on("seeds") else []
-    runs += only_finished([r for r in seeds if (r["regime"], r["task"], r["model"]) == ("main", "arithmetic", "n14")
-                           and r not in runs])
+    runs += [r for r in seeds_experiment_runs(regime="main", task="arithmetic", model="n14") if r not in runs]
     return [f"{RESULTS}/ood/{run['regime']}/arithmetic/{run['model']}/seed{run['seed']}/ood.csv" for run in runs]
 
 
@@ -62,7 +60,7 @@ def claim_run_files():
     sweep = X.experiment_runs(config, "sweep") if experiment_on("sweep") else []
     extra = [r for r in sweep if r["seed"] in seeds and r["task"] == "arithmetic"]  # what the claim reads
     extra += X.experiment_runs(config, "long_training") if experiment_on("long_training") else []
-    extra += X.experiment_runs(config, "seeds") if experiment_on("seeds") else []
+    extra += seeds_experiment_runs()
     extra = list({(r["regime"], r["task"], r["model"], r["seed"]): r for r in extra if r not in all_runs()}.values())
     runs = planned_runs() + only_finished(extra)
     return run_files(runs) + run_files(runs, "provenance.json")

@@ -73,11 +73,16 @@ def ood_runs():
     """Every arithmetic run of the paper planned here and of the seeds experiment (in a snapshot, the finished
     ones), of the regimes experiments.ood.regimes names; ood_targets() is the main-regime n14 subset of these,
     for the paper's section 5.1 claims."""
-    regimes = EXP["ood"]["regimes"]
-    runs = [run for regime in regimes for run in planned_runs(regime=regime, task="arithmetic")]
-    seeds = X.experiment_runs(config, "seeds") if experiment_on("seeds") else []
-    return runs + only_finished([r for r in seeds if r["task"] == "arithmetic" and r["regime"] in regimes
-                                 and r not in runs])
+    runs = [run for regime in EXP["ood"]["regimes"] for run in planned_runs(regime=regime, task="arithmetic")]
+    return runs + [run for regime in EXP["ood"]["regimes"]
+                   for run in seeds_experiment_runs(regime=regime, task="arithmetic") if run not in runs]
+
+
+def seeds_experiment_runs(**only):
+    """The seeds experiment's runs, optionally filtered, e.g. seeds_experiment_runs(task="arithmetic"); in a
+    snapshot, only those finished; none when the experiment is off."""
+    runs = X.experiment_runs(config, "seeds") if experiment_on("seeds") else []
+    return only_finished([run for run in runs if all(run[k] == v for k, v in only.items())])
 
 
 def ood_sample_files():
