@@ -186,6 +186,13 @@ def test_seed_outcomes_count_the_seeds_where_a_claim_holds(tmp_path):
     assert cells.set_index(["model", "metric"]).loc[("n28", "heldout_correct"), "seeds_planned"] == 2
 
 
+def test_cpu_totals_round_a_float_sum_and_leave_out_paper_runs():
+    runs_ = pd.DataFrame({"wall_seconds": [1435.1, 848.8, 10.0], "paper_run": [True, False, False]})
+    assert runs_["wall_seconds"].iloc[:2].sum() == 2283.8999999999996  # what the tables printed before
+    assert A.cpu_totals(runs_) == (2293.9, 858.8)
+    assert A.cpu_totals(runs_.iloc[:0]) == (0.0, 0.0)
+
+
 # ---- sweep -----------------------------------------------------------------------------------------------
 def test_sweep_parameter_counts():
     protocol = {("arithmetic", 14): 1456, ("arithmetic", 28): 5264, ("arithmetic", 56): 19936,
@@ -407,10 +414,10 @@ def test_claims_and_figure7_wait_for_the_sweep_and_longer_training_runs(tmp_path
 def test_the_cpu_profile_plans_the_experiments_the_readme_lists(tmp_path):
     jobs = snakemake_jobs(tmp_path, {"results_dir": f"{tmp_path}/results", "blog": {"enabled": False}},
                           ("config.yaml", "profiles/cpu/overrides.yaml", "profiles/cpu/experiments.yaml"))
-    # 18 paper runs + 16 seeds (1338-1341) of each of arithmetic and capitals n14/n28 in both regimes (capitals main
-    # 1338-1339 shared with the sweep) + the sweep's seeds 1338-1339 of n56 on both tasks;
+    # 18 paper runs + 16 seeds (1338-1341) of each of arithmetic, capitals and joint n14/n28 in both regimes (capitals
+    # main 1338-1339 shared with the sweep) + the sweep's seeds 1338-1339 of n56 on both tasks;
     # 9 new widths x 2 tasks x 3 seeds; 4 training-sensitivity runs + n28 trained 10x longer without and with weight decay
-    assert (jobs["train_model"], jobs["train_sweep"], jobs["train_experiment"]) == (18 + 16 + 16 + 4, 54, 4 + 2)
+    assert (jobs["train_model"], jobs["train_sweep"], jobs["train_experiment"]) == (18 + 3 * 16 + 4, 54, 4 + 2)
 
 
 def test_sweep_and_long_training_stacks_are_stackable(config):

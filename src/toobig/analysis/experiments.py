@@ -214,14 +214,22 @@ METRIC_LABELS = {"addition": "addition %", "subtraction": "subtraction %", "fact
                  "combined": "combined %", "heldout_correct": "held-out (5,7) correct of 40"}
 
 
+def cpu_totals(complete: pd.DataFrame) -> tuple[float, float]:
+    """(all, beyond the paper's own runs) CPU seconds of some runs' summaries, to 0.1 s (a sum of floats would
+    otherwise print as 3279.9999999999995)."""
+    if not len(complete):
+        return 0.0, 0.0
+    extra = complete.loc[~complete["paper_run"].astype(bool), "wall_seconds"].sum()
+    return round(float(complete["wall_seconds"].sum()), 1), round(float(extra), 1)
+
+
 def seeds_tables(summaries: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(cells, outcomes) from run summaries (one per regime, task, model, seed)."""
     cells, outcomes = [], []
     done = summaries[summaries["status"] == "complete"] if "status" in summaries else summaries
     for (regime, task, model), group in summaries.groupby(["regime", "task", "model"], sort=False):
         complete = done[(done["regime"] == regime) & (done["task"] == task) & (done["model"] == model)]
-        wall = float(complete["wall_seconds"].sum()) if len(complete) else 0.0
-        extra = float(complete.loc[~complete["paper_run"].astype(bool), "wall_seconds"].sum()) if len(complete) else 0.0
+        wall, extra = cpu_totals(complete)
         for metric in CELL_METRICS:
             if metric not in runs.TASK_METRICS[task] and metric != "heldout_correct":
                 continue
@@ -276,15 +284,14 @@ def sweep_table(summaries: pd.DataFrame, config: dict) -> pd.DataFrame:
         if task != "capitals" and len(complete):
             complete = complete.assign(heldout_pct=100.0 * complete["heldout_correct"] / complete["heldout_total"],
                                        seen_pct=(complete["addition"] + complete["subtraction"]) / 2)
-        extra = complete.loc[~complete["paper_run"].astype(bool), "wall_seconds"].sum() if len(complete) else 0.0
+        wall, extra = cpu_totals(complete)
         for column, label in SWEEP_METRICS[task]:
             values = complete[column].tolist() if len(complete) else []
             mean, low, high, n = mean_interval(values, (0.0, 100.0))  # every sweep metric is a percentage
             rows.append({"task": task, "model": model, "n_embd": width, "parameters": params, "metric": label,
                          "seeds_complete": n, "seeds_planned": len(group), "mean": mean, "ci95_low": low,
                          "ci95_high": high, "values": " ".join(f"{v:g}" for v in values),
-                         "wall_seconds": float(complete["wall_seconds"].sum()) if len(complete) else 0.0,
-                         "extra_wall_seconds": float(extra)})
+                         "wall_seconds": wall, "extra_wall_seconds": extra})
     df = pd.DataFrame(rows)
     return df.sort_values(["task", "metric", "n_embd"], kind="stable").reset_index(drop=True) if len(df) else df
 
