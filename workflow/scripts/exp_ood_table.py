@@ -8,6 +8,6 @@ from toobig.fsutil import atomic_write_csv
 sys.stderr = open(snakemake.log[0], "w")
 entries = [dict(run, samples=s, counts=c)
            for run, s, c in zip(snakemake.params.runs, snakemake.input.samples, snakemake.input.counts)]
-df = ood_table(entries, paper_ood_values(Path(snakemake.input.paper).parent))
+df = ood_table(entries, paper_ood_values(Path(snakemake.input.paper).parent), paper_seed=snakemake.config["seeds"][0])
 atomic_write_csv(snakemake.output.csv, df)
 print(f"{len(df)} rows", file=sys.stderr)

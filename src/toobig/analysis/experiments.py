@@ -87,9 +87,10 @@ def error_stats(expected, answers) -> dict:
             "share_within_1": float((err <= 1).mean()) if len(err) else math.nan}
 
 
-def ood_table(entries: list[dict], paper_values: dict | None = None) -> pd.DataFrame:
+def ood_table(entries: list[dict], paper_values: dict | None = None, paper_seed: int = 1337) -> pd.DataFrame:
     """entries: {regime, model, seed, samples (csv), counts (the evaluate_ood rule's ood.csv)}. One row per run
-    and operator; the paper's value beside the main-regime n14 (0% addition, 4.75% subtraction)."""
+    and operator; the paper's value (0% addition, 4.75% subtraction) beside the run it measured: main n14 at
+    the paper's seed."""
     rows = []
     for e in entries:
         s = pd.read_csv(e["samples"], dtype={"answer": "object"}, keep_default_na=True)
@@ -100,7 +101,8 @@ def ood_table(entries: list[dict], paper_values: dict | None = None) -> pd.DataF
             if counts is not None and (int(counts[f"{key}_correct"]), int(counts[f"{key}_total"])) != (correct, total):
                 raise ValueError(f"{e['samples']}: {op} {correct}/{total} differs from {e['counts']} "
                                  f"({counts[f'{key}_correct']}/{counts[f'{key}_total']}); the two evaluations must sample alike")
-            paper = (paper_values or {}).get(op) if (e["regime"], e["model"]) == ("main", "n14") else None
+            paper = ((paper_values or {}).get(op)
+                     if (e["regime"], e["model"], int(e["seed"])) == ("main", "n14", paper_seed) else None)
             rows.append({"regime": e["regime"], "model": e["model"], "seed": int(e["seed"]), "operator": op,
                          "correct": correct, "total": total, "accuracy_pct": 100.0 * correct / total if total else math.nan,
                          "paper_pct": math.nan if paper is None else paper,
