@@ -186,6 +186,32 @@ def test_seed_outcomes_count_the_seeds_where_a_claim_holds(tmp_path):
     assert cells.set_index(["model", "metric"]).loc[("n28", "heldout_correct"), "seeds_planned"] == 2
 
 
+def test_seeds_figure_draws_every_finished_seed_and_stars_the_paper_run(tmp_path):
+    results = tmp_path / "results"
+    heldout = {1337: 40, 1338: 40, 1339: 0}
+    for seed, held in heldout.items():
+        write_run(results, "main", "arithmetic", "n14", [E(0), E(250, 910, 910, held)], seed=seed)
+    write_run(results, "controlled", "arithmetic", "n14", [E(0), E(250, 910, 910, 30)], seed=1338)
+    runs_list = [{"regime": r, "task": "arithmetic", "model": "n14", "seed": s}
+                 for r in ("main", "controlled") for s in heldout]  # controlled 1337 and 1339 not trained
+    summaries = A.runs_table(runs_list, results, {("main", "arithmetic", "n14", 1337)})
+    cells, _ = A.seeds_tables(summaries)
+    fig = A.draw_seeds(summaries, cells)
+    (ax,) = fig.axes  # one panel: arithmetic's held-out count (no capitals or joint run)
+    from matplotlib.collections import PathCollection
+
+    points = [(tuple(p), float(c.get_sizes()[0])) for c in ax.collections
+              if isinstance(c, PathCollection) for p in c.get_offsets()]  # the scatter dots, not the error bars
+    assert sorted(y for (x, y), _ in points) == [0, 30, 40, 40]  # the four finished runs, nothing for the absent
+    stars = [xy for xy, size in points if size > 20]  # the paper seed's marker is larger than the others'
+    assert len(stars) == 1 and stars[0][1] == 40 and stars[0][0] < 0.5  # main (the first column), seed 1337
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["n14\nmain", "n14\ncontrolled"]
+    figures.plt.close(fig)
+    empty = A.draw_seeds(summaries.iloc[:0], cells.iloc[:0])
+    assert "no seeds run yet" in [t.get_text() for t in empty.axes[0].texts]
+    figures.plt.close(empty)
+
+
 def test_cpu_totals_round_a_float_sum_and_leave_out_paper_runs():
     runs_ = pd.DataFrame({"wall_seconds": [1435.1, 848.8, 10.0], "paper_run": [True, False, False]})
     assert runs_["wall_seconds"].iloc[:2].sum() == 2283.8999999999996  # what the tables printed before

@@ -216,6 +216,7 @@ rule seeds_table:
         cells=report(f"{EXP_DIR}/seeds.csv", caption="../report/experiments.rst", category="Experiments"),
         outcomes=report(f"{EXP_DIR}/seeds_outcomes.csv", caption="../report/experiments.rst", category="Experiments"),
         heldout=report(f"{EXP_DIR}/seeds_heldout.csv", caption="../report/experiments.rst", category="Experiments"),
+        png=report(f"{EXP_DIR}/seeds.png", caption="../report/experiments.rst", category="Experiments"),
     params:
         runs=X.experiment_runs(config, "seeds"),
         paper_runs=paper_run_keys(),

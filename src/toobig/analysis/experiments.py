@@ -42,7 +42,7 @@ def experiment_outputs(config: dict, results_dir: str | Path = "results") -> dic
         "ood": [f"{d}/ood.csv"],
         "extended": [f"{d}/extended.csv"],
         "long_training": [f"{d}/long_training.csv", f"{d}/long_training_heldout.csv", f"{d}/long_training.png"],
-        "seeds": [f"{d}/seeds.csv", f"{d}/seeds_outcomes.csv", f"{d}/seeds_heldout.csv"],
+        "seeds": [f"{d}/seeds.csv", f"{d}/seeds_outcomes.csv", f"{d}/seeds_heldout.csv", f"{d}/seeds.png"],
         "sweep": [f"{d}/sweep.csv", f"{d}/sweep_heldout.csv", f"{d}/sweep.png"],
         "sensitivity_eval": [f"{d}/sensitivity.csv"],
         "sensitivity_training": [f"{d}/sensitivity.csv"],
@@ -256,11 +256,61 @@ def seeds_tables(summaries: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(cells), pd.DataFrame(outcomes)
 
 
-def write_seeds_tables(run_list, results_dir, out_cells, out_outcomes, paper_runs=None):
-    cells, outcomes = seeds_tables(runs_table(run_list, results_dir, paper_runs))
+def write_seeds_tables(run_list, results_dir, out_cells, out_outcomes, paper_runs=None, out_png=None):
+    summaries = runs_table(run_list, results_dir, paper_runs)
+    cells, outcomes = seeds_tables(summaries)
     atomic_write_csv(out_cells, cells)
     atomic_write_csv(out_outcomes, outcomes)
+    if out_png is not None:
+        figures.save(draw_seeds(summaries, cells), out_png)
     return cells, outcomes
+
+
+# task -> the metrics the seeds figure draws: each task's headline (Table 2's held-out count, Table 3's recall)
+SEEDS_FIGURE_METRICS = {"arithmetic": ("heldout_correct",), "capitals": ("facts",), "joint": ("heldout_correct", "facts")}
+REGIME_COLOURS = {"main": "tab:blue", "controlled": "tab:orange"}
+PAPER_SEED = 1337  # the paper-fidelity run: the seeds table's `seed1337` column and the figure's star
+
+
+def draw_seeds(summaries: pd.DataFrame, cells: pd.DataFrame):
+    """Every seed's value at its best row as a dot (seed 1337, the paper's run, as a star) beside the mean and
+    95% t-interval, one panel per task and headline metric, one column per model and regime."""
+    plt = figures.plt  # matplotlib with the headless backend, as every figure
+
+    done = summaries[summaries["status"] == "complete"] if len(summaries) else summaries
+    panels = [(t, m) for t, metrics in SEEDS_FIGURE_METRICS.items() for m in metrics
+              if len(done) and (done["task"] == t).any()]
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(0.6 + 3.4 * max(len(panels), 1), 4.0), squeeze=False)
+    for ax, (task, metric) in zip(axes[0], panels):
+        shown = cells[(cells["task"] == task) & (cells["metric"] == metric) & (cells["seeds_complete"] > 0)]
+        for x, cell in enumerate(shown.to_dict("records")):
+            mine = done[(done["regime"] == cell["regime"]) & (done["task"] == task) & (done["model"] == cell["model"])]
+            mine = mine.sort_values("seed")
+            colour = REGIME_COLOURS.get(cell["regime"], "tab:gray")
+            for dx, r in zip(np.linspace(-0.2, 0.2, len(mine)) if len(mine) > 1 else [0.0], mine.to_dict("records")):
+                star = int(r["seed"]) == PAPER_SEED
+                ax.scatter(x - 0.1 + dx, r[metric], marker="*" if star else "o", s=90 if star else 20, color=colour,
+                           edgecolors="black" if star else "none", linewidths=0.5, zorder=3)
+            low, high = cell["ci95_low"], cell["ci95_high"]  # NaN with one seed: the mean alone
+            yerr = [[0.0 if math.isnan(low) else cell["mean"] - low], [0.0 if math.isnan(high) else high - cell["mean"]]]
+            ax.errorbar(x + 0.3, cell["mean"], yerr=yerr, fmt="_", ms=12, mew=2, capsize=4, color=colour)
+        ax.set_xticks(range(len(shown)), [f"{r['model']}\n{r['regime']}" for r in shown.to_dict("records")], fontsize=8)
+        ax.set_xlim(-0.7, max(len(shown), 1) - 0.3)
+        ax.set_ylim(*((-1.5, 41.5) if metric == "heldout_correct" else (-3, 103)))
+        ax.set_ylabel(METRIC_LABELS[metric] + " at the best row", fontsize=8)
+        ax.set_title(f"{task}: {'held-out (5,7)' if metric == 'heldout_correct' else metric}", fontsize=10)
+    if not panels:
+        axes[0][0].text(0.5, 0.5, "no seeds run yet", ha="center", transform=axes[0][0].transAxes)
+    handles = [figures.Line2D([], [], marker="*", ms=10, ls="", color="gray", mec="black", mew=0.5,
+                              label=f"seed {PAPER_SEED} (the paper's run)"),
+               figures.Line2D([], [], marker="o", ms=5, ls="", color="gray", label="other seeds"),
+               figures.Line2D([], [], marker="_", ms=12, mew=2, ls="", color="gray", label="mean, 95% t-interval")]
+    handles += [figures.Line2D([], [], marker="s", ls="", color=c, label=f"{regime} regime")
+                for regime, c in REGIME_COLOURS.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    fig.suptitle("Seeds: each run's value at its best evaluation", fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
 
 
 # ---------------------------------------------------------------------------------------------------------
