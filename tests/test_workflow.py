@@ -190,3 +190,19 @@ def test_a_fresh_clone_keeps_every_committed_run_and_dataset(tmp_path):
     assert retrained == [], retrained[0][:800] if retrained else ""
     planned = re.findall(r"output: (\S+)/metrics\.csv", out)
     assert all(not (repo / d / "provenance.json").exists() for d in planned), planned
+
+
+def test_every_committed_run_is_finished():
+    """A run still training has metrics.csv and best.pt but no provenance.json (written last); committed, it
+    would look like a result and restart from scratch in a clone (its resume.pt is not committed)."""
+    tracked = subprocess.run(["git", "ls-files", "results/runs", "results/logs/train_*"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout with committed runs")
+    run_dirs = {Path(p).parent for p in tracked if p.startswith("results/runs/")}
+    unfinished = sorted(str(d) for d in run_dirs if f"{d}/provenance.json" not in tracked)
+    assert unfinished == [], f"committed without provenance.json (still training?): {unfinished}"
+    # results/logs/train_<rule>/<regime>/<task>/<model>/seed<seed>.log belongs to results/runs/<regime>/...
+    orphan_logs = [p for p in tracked if p.startswith("results/logs/train_")
+                   and "results/runs/" + "/".join(Path(p).with_suffix("").parts[3:]) + "/provenance.json" not in tracked]
+    assert orphan_logs == [], f"training logs committed without a finished run: {orphan_logs}"
