@@ -122,3 +122,27 @@ def test_defaults_are_the_arithmetic_n14_protocol(config):
     """RunConfig's own defaults mirror config.yaml (apart from engineering switches such as compile)."""
     resolved = resolve_run(config, "arithmetic", "n14", "main", 1337)
     assert dataclasses.replace(RunConfig(), compile=resolved.compile) == resolved
+
+
+# ---- a finished run against the settings it gets now (toobig.provenance) ------------------------------------
+def test_config_changes_name_each_changed_setting_and_the_training_version(tmp_path):
+    from toobig.provenance import config_changes
+
+    settings = {"max_iters": 30000, "learning_rate": 0.01, "task": "arithmetic"}
+    assert config_changes(tmp_path, settings, 1) == []  # not finished: no provenance.json yet
+    (tmp_path / "provenance.json").write_text(json.dumps({"config": settings, "wall_seconds": 1.0}))
+    assert config_changes(tmp_path, settings, 1) == []  # recorded before the version field: version 1
+    assert config_changes(tmp_path, {**settings, "max_iters": 1000, "top_k": 1}, 1) == \
+        ["max_iters: 30000 -> 1000", "top_k: (unset) -> 1"]
+    assert config_changes(tmp_path, settings, 2) == ["TRAINING_VERSION: 1 -> 2"]
+    (tmp_path / "provenance.json").write_text(json.dumps({"config": settings, "training_version": 2}))
+    assert config_changes(tmp_path, settings, 2) == []
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"run": "x"}'])
+def test_a_foreign_provenance_file_is_a_clear_error(tmp_path, text):
+    from toobig.provenance import config_changes
+
+    (tmp_path / "provenance.json").write_text(text)
+    with pytest.raises(ValueError, match="provenance.json.*delete the run folder"):
+        config_changes(tmp_path, {"max_iters": 1}, 1)

@@ -217,6 +217,30 @@ def test_resume_with_other_settings_is_refused(make_cfg, dataset_dirs, tmp_path,
         train(other, dataset_dirs["arithmetic"], tmp_path)
 
 
+def test_a_run_marked_changed_starts_afresh_and_clears_the_mark(make_cfg, dataset_dirs, tmp_path, tiny_run):
+    """The pipeline marks a finished run whose settings changed (config_changed.txt): its resume.pt is the old
+    run's end state, so the trainer starts afresh (without the mark it would refuse, as above) and the new run
+    equals one trained from nothing."""
+    from toobig.provenance import CHANGED_MARK, mark_changed
+
+    cfg, full = tiny_run
+    other = make_cfg(**{**FAST_LEARNING, "max_iters": 30, "lr_decay_iters": 30})
+    fresh = tmp_path / "fresh"
+    train(other, dataset_dirs["arithmetic"], fresh)
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ("metrics.csv", "best.pt", "resume.pt", "provenance.json"):
+        (out / name).write_bytes((full / name).read_bytes())
+    mark_changed(out, ["max_iters: 40 -> 30"])
+    said = []
+    Trainer(other, dataset_dirs["arithmetic"], out, device="cpu", log=said.append).run()
+    assert any("settings changed since this run finished" in line and "starting afresh" in line for line in said)
+    for name in ("metrics.csv", "best.pt"):
+        assert (out / name).read_bytes() == (fresh / name).read_bytes(), name
+    assert not (out / CHANGED_MARK).exists()
+    assert json.loads((out / "provenance.json").read_text())["config"]["max_iters"] == 30
+
+
 def test_truncated_resume_checkpoint_is_a_clear_error(dataset_dirs, tmp_path, tiny_run):
     cfg, full = tiny_run
     data = (full / "resume.pt").read_bytes()

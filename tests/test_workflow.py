@@ -140,10 +140,8 @@ def test_environment_yml_names_the_same_pinned_packages_as_pyproject():
 
 
 def test_a_snapshot_tabulates_finished_experiment_runs_and_trains_none(tmp_path):
-    done = tmp_path / "results" / "runs" / "main" / "arithmetic" / "n14" / "seed1337"
-    done.mkdir(parents=True)
-    for name in ("metrics.csv", "timing.csv", "best.pt", "provenance.json"):
-        (done / name).write_text("")  # a dry run looks at which files exist, not at their content
+    run = "runs/main/arithmetic/n14/seed1337"  # the committed run (its provenance.json is read: is it current?)
+    shutil.copytree(ROOT / "results" / run, tmp_path / "results" / run, ignore=shutil.ignore_patterns("resume.pt"))
     seeds = {"enabled": True, "seeds": [1337, 1338], "tasks": ["arithmetic"], "models": ["n14"], "regimes": ["main"]}
     target = f"{tmp_path}/results/experiments/seeds.csv"
     plans, trained = {}, {}
@@ -156,6 +154,32 @@ def test_a_snapshot_tabulates_finished_experiment_runs_and_trains_none(tmp_path)
         trained[snapshot] = set(re.findall(r"model=n14, seed=(\d+)", res.stdout + res.stderr))
     assert "1338" in trained[False]  # the full pipeline trains the missing seed
     assert plans[True] == {"seeds_table": 1} and not trained[True]  # the snapshot lists it as not run
+
+
+def test_a_changed_setting_retrains_a_finished_run_without_snakemake_records(tmp_path):
+    """A fresh clone has no .snakemake records, so params cannot trigger: the run's provenance.json is compared
+    with the settings it gets now, and a finished run that differs is re-trained, saying what changed."""
+    results = tmp_path / "results"
+    run = "runs/main/arithmetic/n14/seed1337"
+    for part in ("datasets/arithmetic", run):  # the committed dataset and run, the run written after the dataset
+        shutil.copytree(ROOT / "results" / part, results / part, ignore=shutil.ignore_patterns("resume.pt"))
+    start = time.time() - 3600
+    for i, f in enumerate(sorted(p for p in results.rglob("*") if p.is_file())):
+        os.utime(f, (start + i, start + i))
+    target = ["--", f"{results}/{run}/metrics.csv"]
+    mark = results / run / "config_changed.txt"
+
+    def dry(overrides):
+        res = snakemake("-n", *target, tmp_path=tmp_path, overrides={"results_dir": str(results), **overrides})
+        assert res.returncode == 0, res.stderr[-2000:]
+        return planned_jobs(res.stdout + res.stderr), res.stdout + res.stderr
+
+    assert dry({})[0] == {}  # the committed settings: nothing to do
+    jobs, out = dry({"training": {"max_iters": 1000}})
+    assert jobs == {"train_model": 1} and f"Updated input files: {mark}" in out
+    assert mark.read_text().splitlines()[1:] == ["max_iters: 30000 -> 1000"]
+    assert dry({"finished_runs_only": True, "training": {"max_iters": 1000}})[0] == {}  # a snapshot trains nothing
+    assert dry({})[0] == {} and not mark.exists()  # the change undone: the mark goes too
 
 
 TRAINING_RULES = {"make_dataset", "make_blog_dataset", "train_model", "train_stack", "train_experiment", "train_sweep",

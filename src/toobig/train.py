@@ -23,13 +23,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__
+from . import TRAINING_VERSION, __version__
 from .checkpoint import load_checkpoint, make_checkpoint
 from .config import RunConfig, run_config_from_dict
 from .data import read_dataset, training_prompts
 from .evaluate import Vocab, sample_prompts, score, tally
 from .fsutil import atomic_torch_save, atomic_write_text
 from .model import GPT, GPTConfig
+from .provenance import CHANGED_MARK, clear_changed_mark, is_marked_changed
 
 METRIC_COLUMNS = (
     "iter", "lr", "score",
@@ -208,6 +209,11 @@ class Trainer:
         path = self.out / "resume.pt"
         if not path.exists():
             return False
+        if is_marked_changed(self.out):  # the end state of a run trained with the old settings
+            self.log(f"[{self.tag}] settings changed since this run finished ({self.out / CHANGED_MARK}); "
+                     "starting afresh")
+            path.unlink()
+            return False
         ckpt = load_checkpoint(path, expect_kind="resume", expect_config=self.cfg, expect_vocab=self.vocab.chars)
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -318,6 +324,7 @@ class Trainer:
             "run": self.tag,
             "config": self.cfg.to_dict(),
             "config_hash": self.cfg.config_hash(),
+            "training_version": TRAINING_VERSION,
             "git_commit": git_commit(),
             "toobig_version": __version__,
             "torch_version": torch.__version__,
@@ -331,6 +338,7 @@ class Trainer:
             "best_score": best["score"],
         }
         atomic_write_text(self.out / "provenance.json", json.dumps(record, indent=1) + "\n")
+        clear_changed_mark(self.out)
 
 
 

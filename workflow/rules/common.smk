@@ -7,7 +7,9 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from toobig.config import ConfigError, resolve_run
+from toobig import experiments as X
+from toobig.config import ConfigError
+from toobig.provenance import clear_changed_mark, config_changes, mark_changed
 
 
 def validate_config(config):
@@ -118,13 +120,44 @@ def cuda_graphs_flag():
     return "--cuda-graphs" if config.get("cuda_graphs", False) else ""
 
 
-def get_run_config(wildcards):
-    """The complete settings of one run (a rule param, so Snakemake re-runs it when any value changes)."""
+def run_settings(regime, task, model, seed) -> dict:
+    """The complete settings of one run, the paper's or an experiment's (toobig.experiments.resolve_experiment_run)."""
     try:
-        cfg = resolve_run(config, wildcards.task, wildcards.model, wildcards.regime, int(wildcards.seed))
+        return X.resolve_experiment_run(config, task, model, regime, int(seed)).to_dict()
     except ConfigError as err:
         raise WorkflowError(f"config.yaml: {err}")
-    return cfg.to_dict()
+
+
+def get_run_config(wildcards):
+    """The settings of a single-run training job: a rule param, so that Snakemake, from its own records, re-runs
+    a run when any value changes (changed_config_flags does the same without those records)."""
+    return run_settings(wildcards.regime, wildcards.task, wildcards.model, wildcards.seed)
+
+
+def changed_config_flags(runs):
+    """An input of every training job: for each finished run whose provenance.json records other settings, or
+    an older TRAINING_VERSION, than the run gets now, its config_changed.txt, written now (newer than the run's
+    outputs) with what changed. Snakemake then re-trains the run even without records of its own (a fresh
+    clone); the trainer starts it afresh and removes the file when done (toobig.provenance). A missing input
+    would not do: Snakemake does not re-create an intermediate file for a job whose outputs are up to date.
+    None in a snapshot (it trains nothing)."""
+    if config["finished_runs_only"]:
+        return []
+    flags = []
+    for run in runs:
+        folder = run_dir(**run)
+        changes = config_changes(folder, run_settings(**run), TRAINING_VERSION)
+        if changes:
+            flags.append(str(mark_changed(folder, changes)))
+        else:
+            clear_changed_mark(folder)  # left by a dry run whose change was then undone
+    return flags
+
+
+def changed_config_flag(wildcards):
+    """changed_config_flags of a single-run training job."""
+    return changed_config_flags([dict(regime=wildcards.regime, task=wildcards.task, model=wildcards.model,
+                                      seed=wildcards.seed)])
 
 
 def is_gpu_run(wildcards):

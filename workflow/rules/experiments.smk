@@ -18,13 +18,14 @@ rule train_experiment:
         text=rules.make_dataset.output.text,
         prompts=rules.make_dataset.output.prompts,
         meta=rules.make_dataset.output.meta,
+        changed=changed_config_flag,
     output:
         metrics=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/metrics.csv",
         timing=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/timing.csv",
         best=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/best.pt",
         provenance=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/provenance.json",
     params:
-        run=json_param(experiment_run_config),
+        run=json_param(get_run_config),
         device=experiment_run_device,
         training_version=TRAINING_VERSION,
     log:
@@ -48,13 +49,14 @@ rule train_sweep:
         text=rules.make_dataset.output.text,
         prompts=rules.make_dataset.output.prompts,
         meta=rules.make_dataset.output.meta,
+        changed=changed_config_flag,
     output:
         metrics=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/metrics.csv",
         timing=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/timing.csv",
         best=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/best.pt",
         provenance=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/provenance.json",
     params:
-        run=json_param(experiment_run_config),
+        run=json_param(get_run_config),
         device=get_run_device,
         training_version=TRAINING_VERSION,
     log:
@@ -80,6 +82,7 @@ if config.get("stack_runs", False):
             text=rules.make_dataset.output.text,
             prompts=rules.make_dataset.output.prompts,
             meta=rules.make_dataset.output.meta,
+            changed=lambda wc: changed_config_flags(sweep_stack_runs(wc)),
         output:
             [f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{seed}/{name}"
              for seed in EXP["sweep"]["seeds"] for name in STACK_FILES],
@@ -108,6 +111,7 @@ if config.get("stack_runs", False):
             text=rules.make_dataset.output.text,
             prompts=rules.make_dataset.output.prompts,
             meta=rules.make_dataset.output.meta,
+            changed=lambda wc: changed_config_flags(long_stack_runs(wc)),
         output:
             [f"{RESULTS}/runs/{regime}/{{task}}/{{model}}/seed{seed}/{name}"
              for regime in EXP["long_training"]["variants"] for seed in EXP["long_training"]["seeds"]

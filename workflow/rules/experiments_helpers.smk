@@ -2,7 +2,6 @@
 # Functions only, so experiments.smk stays declarations (snakemake --lint keeps the two apart).
 import re
 
-from toobig import experiments as X
 from toobig.analysis.experiments import experiment_outputs
 
 EXP = X.experiments_section(config)
@@ -32,15 +31,6 @@ def experiment_targets():
 def paper_run_keys():
     """(regime, task, model, seed) of the paper-fidelity runs, so tables can tell the time experiments added."""
     return [(r["regime"], r["task"], r["model"], int(r["seed"])) for r in all_runs()]
-
-
-def experiment_run_config(wildcards):
-    """The complete settings of an experiment run (a param: editing experiments.* re-runs exactly those runs)."""
-    try:
-        cfg = X.resolve_experiment_run(config, wildcards.task, wildcards.model, wildcards.regime, int(wildcards.seed))
-    except ConfigError as err:
-        raise WorkflowError(f"config.yaml: {err}")
-    return cfg.to_dict()
 
 
 def experiment_run_device(wildcards):
@@ -150,10 +140,7 @@ def long_stack_runs(wildcards):
 
 
 def stack_configs(runs):
-    try:
-        return [X.resolve_experiment_run(config, r["task"], r["model"], r["regime"], r["seed"]).to_dict() for r in runs]
-    except ConfigError as err:
-        raise WorkflowError(f"config.yaml: {err}")
+    return [run_settings(**r) for r in runs]
 
 
 def sweep_stack_configs(wildcards):

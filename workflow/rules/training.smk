@@ -7,6 +7,7 @@ rule train_model:
         text=rules.make_dataset.output.text,
         prompts=rules.make_dataset.output.prompts,
         meta=rules.make_dataset.output.meta,
+        changed=changed_config_flag,
     output:
         metrics=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/metrics.csv",
         timing=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/timing.csv",
@@ -30,3 +31,4 @@ rule train_model:
         "../../environment.yml"
     shell:
         TRAIN_COMMAND
+

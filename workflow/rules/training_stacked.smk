@@ -14,6 +14,8 @@ if config.get("stack_runs", False):
             text=rules.make_dataset.output.text,
             prompts=rules.make_dataset.output.prompts,
             meta=rules.make_dataset.output.meta,
+            changed=lambda wc: changed_config_flags([dict(regime=r, task=wc.task, model=wc.model, seed=wc.seed)
+                                                     for r in config["regimes"]]),
         output:
             [f"{RESULTS}/runs/{regime}/{{task}}/{{model}}/seed{{seed}}/{name}"
              for regime in config["regimes"] for name in STACK_FILES],
