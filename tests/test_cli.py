@@ -230,6 +230,32 @@ def test_evaluate_command(capsys, tmp_path, tiny_run, dataset_dirs):
     assert all(r["correct"] in ("0", "1") and len(r["generated"]) == 4 for r in rows)
 
 
+def test_evaluate_samples_with_the_runs_seed_unless_told(capsys, tmp_path, tiny_run, dataset_dirs):
+    cfg, run = tiny_run
+    ckpt = torch.load(run / "best.pt", weights_only=True)
+    ckpt["run_config"] = {**ckpt["run_config"], "seed": 1400}  # the same weights, as a run of seed 1400
+    torch.save(ckpt, tmp_path / "seed1400.pt")
+    drawn = {}
+    for seed in (None, 1400, 1337):
+        out_csv = tmp_path / f"{seed}.csv"
+        args = ["evaluate", "--checkpoint", tmp_path / "seed1400.pt", "--data", dataset_dirs["arithmetic"],
+                "--temperature", 1.0, "--samples", 2, "--out", out_csv, "--device", "cpu"]  # temperature 1: seed matters
+        rc, out, err = run_cli(args + (["--seed", seed] if seed else []), capsys)
+        assert rc == 0, err
+        drawn[seed] = out_csv.read_text()
+    assert drawn[None] == drawn[1400] != drawn[1337]
+
+
+def test_blog_train_takes_learn_to_stop_from_the_config_unless_told():
+    from toobig.cli import blog_run_from_args, build_parser
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    base = ["blog-train", "--model", "cpu", "--data", "d", "--out", "o"]
+    assert blog_run_from_args(build_parser().parse_args(base)).learn_to_stop is config["blog"]["learn_to_stop"]
+    for flag, value in (("--learn-to-stop", True), ("--no-learn-to-stop", False)):
+        assert blog_run_from_args(build_parser().parse_args(base + [flag])).learn_to_stop is value
+
+
 def test_evaluate_never_leaves_a_half_written_csv(capsys, tmp_path, tiny_run, dataset_dirs, monkeypatch):
     cfg, run = tiny_run
     out_csv = tmp_path / "samples.csv"

@@ -75,15 +75,23 @@ def cmd_blog_data(args) -> None:
     print(f"wrote {args.out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
-def cmd_blog_train(args) -> None:
+def blog_run_from_args(args):
+    """The blog run's settings: --run-json, or the config's blog section with --model and --learn-to-stop
+    (unset: the config's blog.learn_to_stop)."""
     from .blog.config import blog_run_config_from_dict, resolve_blog_run
-    from .blog.train import train_blog_run
 
     if args.run_json:
-        cfg = blog_run_config_from_dict(json_argument(args.run_json, "--run-json"))
-    else:
-        cfg = resolve_blog_run(load_config(args.config)["blog"], args.model, args.learn_to_stop)
-    train_blog_run(cfg, Path(args.data) / "train.txt", Path(args.data) / "heldout.txt", args.out, threads=args.threads)
+        return blog_run_config_from_dict(json_argument(args.run_json, "--run-json"))
+    blog = load_config(args.config)["blog"]
+    stop = blog.get("learn_to_stop", False) if args.learn_to_stop is None else args.learn_to_stop
+    return resolve_blog_run(blog, args.model, stop)
+
+
+def cmd_blog_train(args) -> None:
+    from .blog.train import train_blog_run
+
+    train_blog_run(blog_run_from_args(args), Path(args.data) / "train.txt", Path(args.data) / "heldout.txt", args.out,
+                   threads=args.threads)
 
 
 def cmd_evaluate(args) -> None:
@@ -94,7 +102,7 @@ def cmd_evaluate(args) -> None:
     ckpt, cfg, model = load_trained(args.checkpoint, expect_vocab=meta["vocab"], device=device)
     if args.prompts not in sets:
         raise ValueError(f"dataset {args.data} has no prompt set '{args.prompts}'; it has {', '.join(sets)}")
-    gen = torch.Generator(device=device).manual_seed(args.seed)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed if args.seed is None else args.seed)
     samples = sample_prompts(model, Vocab(meta["vocab"]), sets[args.prompts], args.samples or cfg.samples_per_prompt,
                              args.temperature if args.temperature is not None else cfg.temperature, cfg.top_k,
                              cfg.arithmetic_new_tokens, cfg.capitals_new_tokens, gen)
@@ -172,8 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("blog-train", help="train one blog run (resumes from its last checkpoint)")
     p.add_argument("--config", default="config.yaml", help="the project config (default: config.yaml)")
     p.add_argument("--model", default="cpu", help="an entry of the config's blog.models (default: cpu)")
-    p.add_argument("--learn-to-stop", action=argparse.BooleanOptionalAction, default=True,
-                   help="train the end-of-answer token (default: on)")
+    p.add_argument("--learn-to-stop", action=argparse.BooleanOptionalAction,
+                   help="train the end-of-answer token (default: the config's blog.learn_to_stop)")
     p.add_argument("--run-json", help="every run setting as one JSON object (what the pipeline passes)")
     p.add_argument("--data", required=True, help="folder with train.txt and heldout.txt (toobig blog-data)")
     p.add_argument("--out", required=True, help="run folder")
@@ -186,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", default="grid91", help="grid91, grid100, heldout, capitals or ood")
     p.add_argument("--samples", type=int, help="samples per prompt (default: the run's)")
     p.add_argument("--temperature", type=float, help="sampling temperature (default: the run's)")
-    p.add_argument("--seed", type=int, default=1337, help="sampling seed")
+    p.add_argument("--seed", type=int, help="sampling seed (default: the run's seed, as the analysis re-samples)")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", help="CSV with one row per sample")
