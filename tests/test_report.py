@@ -83,3 +83,28 @@ def test_claims_show_their_count_over_seeds(tmp_path):
     row = re.search(r"<code>capitals-threshold</code>.*?</tr>", html, re.S).group(0)
     assert row.endswith('<td><span class="small">one seed</span></td>\n</tr>')
     assert "<th>Over seeds</th>" in html and "The verdict is the paper seed's (1337)" in html
+
+
+def test_quoted_ood_values_put_the_paper_seed_first_and_label_the_others(tmp_path):
+    paths = []
+    for seed, (add, sub) in {1338: (0, 240), 1337: (0, 120), 1339: (30, 90)}.items():
+        path = tmp_path / "ood" / f"seed{seed}" / "ood.csv"
+        path.parent.mkdir(parents=True)
+        path.write_text("ood_add_correct,ood_add_total,ood_sub_correct,ood_sub_total,best_iter\n"
+                        f"{add},3000,{sub},3000,100\n")
+        paths.append(path)
+    rows = report.ood_view(paths + [tmp_path / "ood" / "seed1340" / "ood.csv"], paper_seed=1337)  # 1340: not run
+    assert [(r["seed"], r["add"], r["sub"], r["sub_counts"]) for r in rows] == [
+        (1337, "0.00%", "4.00%", "120/3000"), (1338, "0.00%", "8.00%", "240/3000"), (1339, "1.00%", "3.00%", "90/3000")]
+    html = report.render_report(small_config(), paper_world(tmp_path / "results"), PAPER_DIR, {}, {},
+                                _claims_csv(tmp_path), REPO / "workflow" / "report", tmp_path / "report.html",
+                                ood_csvs=paths)
+    row = re.search(r"<td>Out of domain: subtraction</td>.*?</tr>", html, re.S).group(0)
+    assert "4.00% <span class=\"small\">(seed 1337: 120/3000)</span>" in row
+    assert "other seeds: 1338 8.00%, 1339 3.00%" in row
+
+
+def _claims_csv(tmp_path):
+    path = tmp_path / "claims.csv"
+    claims.write_claims(small_config(), paper_world(tmp_path / "claims_world"), PAPER_DIR, path)
+    return path
