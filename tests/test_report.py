@@ -108,3 +108,16 @@ def _claims_csv(tmp_path):
     path = tmp_path / "claims.csv"
     claims.write_claims(small_config(), paper_world(tmp_path / "claims_world"), PAPER_DIR, path)
     return path
+
+
+def test_unfinished_experiment_runs_are_listed_as_not_run(tmp_path):
+    world = paper_world(tmp_path / "results")
+    write_run(world, "main", "arithmetic", "n14", [E(0), E(500, 910, 910, 10)], seed=1339, finished=False)
+    config = small_config()
+    config["experiments"]["seeds"].update(enabled=True, seeds=[1337, 1338, 1339], tasks=["arithmetic"], models=["n14"],
+                                          regimes=["main"])
+    _, absent = report.provenance_rows(config, world)
+    listed = {a["run"]: a["reason"] for a in absent}
+    assert listed["main/arithmetic/n14/seed1338"] == "not trained yet; planned by experiments.seeds"
+    assert listed["main/arithmetic/n14/seed1339"].startswith("training, or stopped before the end")
+    assert "main/arithmetic/n14/seed1337" not in listed  # the paper's run, present

@@ -13,6 +13,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
+from .. import experiments as X
 from ..fsutil import atomic_write_text
 from . import paper, runs
 from .figures import embed_png
@@ -114,7 +115,31 @@ def provenance_rows(config: dict, results_dir: str | Path) -> tuple[list[dict], 
                                 "best_iter": p.get("best_iter", ""),
                                 "evaluations": len(run.metrics), "last_iter": int(run.metrics["iter"].iloc[-1]),
                                 "max_iters": max_iters})
-    return present, absent
+    return present, absent + unfinished_experiment_runs(config, results_dir)
+
+
+def unfinished_experiment_runs(config: dict, results_dir: str | Path) -> list[dict]:
+    """One row per run beyond the paper's that a switched-on experiment plans and that has not finished (no
+    provenance.json), naming the experiments that read it."""
+    paper_runs = {(r, t, m, int(s)) for r in config.get("regimes", ()) for t in config.get("tasks", ())
+                  for m in config.get("models", ()) for s in config.get("seeds", ())}
+    wanted: dict[tuple, list[str]] = {}
+    for name in X.experiments_section(config):
+        if X.enabled(config, name):
+            for run in X.experiment_runs(config, name):
+                key = (run["regime"], run["task"], run["model"], int(run["seed"]))
+                if key not in paper_runs:
+                    wanted.setdefault(key, []).append(name)
+    rows = []
+    for (regime, task, model, seed), names in wanted.items():
+        path = runs.run_path(results_dir, regime, task, model, seed)
+        if (path / "provenance.json").exists():
+            continue
+        started = (path / "metrics.csv").exists()
+        state = "training, or stopped before the end (resumes from resume.pt)" if started else "not trained yet"
+        rows.append({"run": f"{regime}/{task}/{model}/seed{seed}",
+                     "reason": f"{state}; planned by experiments.{', experiments.'.join(names)}"})
+    return rows
 
 
 def ood_view(ood_csvs: list, paper_seed: int) -> list[dict]:
