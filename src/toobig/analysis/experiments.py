@@ -566,10 +566,25 @@ def heldout_display(df: pd.DataFrame) -> pd.DataFrame:
     return wide.rename(columns={"heldout_correct_in_training": "held-out of 40 in training", "best_iter": "best iter"})
 
 
+# ood.csv's columns as the report names them (the CSV keeps short names for scripts)
+OOD_LABELS = {"accuracy_pct": "correct %", "paper_pct": "paper %", "terminated": "ended with '>'",
+              "wrong": "wrong number", "unparsed": "no number", "abs_err_median": "|error| median",
+              "abs_err_p90": "|error| 90th percentile", "share_within_1": "wrong within 1 %",
+              "best_iter": "best checkpoint (iter)", "wall_seconds": "evaluation s"}
+
+
+def ood_display(df: pd.DataFrame) -> pd.DataFrame:
+    """ood.csv for reading: percentages as percentages (share_within_1 is a fraction of the wrong answers)."""
+    shown = df.assign(share_within_1=100.0 * df["share_within_1"]) if "share_within_1" in df else df
+    return shown.rename(columns=OOD_LABELS)
+
+
 def display(path: Path, df: pd.DataFrame) -> pd.DataFrame:
     """A table as the report shows it."""
     if path.name == "seeds.csv":
         return seeds_display(df)
+    if path.name == "ood.csv":
+        return ood_display(df)
     return heldout_display(df) if path.name.endswith("_heldout.csv") else df
 
 
