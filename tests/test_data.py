@@ -270,3 +270,18 @@ def test_text_that_does_not_match_its_meta(tmp_path, data_cfg):
     (tmp_path / "train.txt").write_text((tmp_path / "train.txt").read_text() + "Capital of France is Paris \n")
     with pytest.raises(ValueError, match="does not match the vocabulary"):
         read_dataset(tmp_path)
+
+
+def test_a_written_dataset_is_compared_with_what_the_settings_give_now(config, tmp_path):
+    from toobig.data import dataset_changes
+    from toobig.provenance import CHANGED_MARK, mark_changed
+
+    assert dataset_changes("arithmetic", config["data"], tmp_path) == []  # nothing written yet
+    write_dataset("arithmetic", config["data"], tmp_path)
+    assert dataset_changes("arithmetic", config["data"], tmp_path) == []
+    assert dataset_changes("arithmetic", {**config["data"], "heldout": ["5+7"]}, tmp_path) == [
+        f"{name} differs from what the data settings give now" for name in ("train.txt", "prompts.json", "meta.json")]
+    assert dataset_changes("capitals", {**config["data"], "heldout": ["5+7"]}, tmp_path) != []  # another task's files
+    mark_changed(tmp_path, ["train.txt differs"])
+    write_dataset("arithmetic", config["data"], tmp_path)  # written again: the mark is gone
+    assert not (tmp_path / CHANGED_MARK).exists()

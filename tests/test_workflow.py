@@ -180,6 +180,13 @@ def test_a_changed_setting_retrains_a_finished_run_without_snakemake_records(tmp
     assert mark.read_text().splitlines()[1:] == ["max_iters: 30000 -> 1000"]
     assert dry({"finished_runs_only": True, "training": {"max_iters": 1000}})[0] == {}  # a snapshot trains nothing
     assert dry({})[0] == {} and not mark.exists()  # the change undone: the mark goes too
+    # a data setting: the dataset's files are compared with what the settings give now
+    data = yaml.safe_load((ROOT / "config.yaml").read_text())["data"]
+    jobs, out = dry({"data": {**data, "shuffle_seed": 1}})
+    data_mark = results / "datasets/arithmetic/config_changed.txt"
+    assert jobs == {"make_dataset": 1, "train_model": 1} and f"Updated input files: {data_mark}" in out
+    assert "train.txt differs from what the data settings give now" in data_mark.read_text()
+    assert dry({})[0] == {} and not data_mark.exists()
 
 
 TRAINING_RULES = {"make_dataset", "make_blog_dataset", "train_model", "train_stack", "train_experiment", "train_sweep",

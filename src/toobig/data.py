@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .fsutil import atomic_write_text
+from .provenance import clear_changed_mark
 
 DEFAULT_HELDOUT = ("5+7", "7+5", "5-7", "7-5")
 
@@ -141,9 +142,8 @@ def training_prompts(sets: dict[str, list[Prompt]], grid: int = 91) -> list[Prom
 # ---------------------------------------------------------------------------------------------
 # Files on disk: the text a person can open, and a small JSON beside it
 # ---------------------------------------------------------------------------------------------
-def write_dataset(task: str, data_cfg: dict, out_dir: str | Path) -> dict:
-    """Write train.txt, prompts.json and meta.json for a task; returns the meta record."""
-    out_dir = Path(out_dir)
+def dataset_files(task: str, data_cfg: dict) -> dict[str, str]:
+    """The text of train.txt, prompts.json and meta.json for a task."""
     text = build_text(task, data_cfg)
     sets = prompt_sets(task, data_cfg)
     vocab = vocabulary(text)
@@ -159,10 +159,30 @@ def write_dataset(task: str, data_cfg: dict, out_dir: str | Path) -> dict:
         "train_equals_val": True,
     }
     serialised = {name: [[p.text, p.answer, p.kind] for p in prompts] for name, prompts in sets.items()}
-    atomic_write_text(out_dir / "train.txt", text)
-    atomic_write_text(out_dir / "prompts.json", json.dumps(serialised, indent=0) + "\n")
-    atomic_write_text(out_dir / "meta.json", json.dumps(meta, indent=1) + "\n")
-    return meta
+    return {"train.txt": text, "prompts.json": json.dumps(serialised, indent=0) + "\n",
+            "meta.json": json.dumps(meta, indent=1) + "\n"}
+
+
+def write_dataset(task: str, data_cfg: dict, out_dir: str | Path) -> dict:
+    """Write train.txt, prompts.json and meta.json for a task (meta.json last: it marks a complete dataset);
+    returns the meta record."""
+    out_dir = Path(out_dir)
+    files = dataset_files(task, data_cfg)
+    for name in ("train.txt", "prompts.json", "meta.json"):
+        atomic_write_text(out_dir / name, files[name])
+    clear_changed_mark(out_dir)
+    return json.loads(files["meta.json"])
+
+
+def dataset_changes(task: str, data_cfg: dict, out_dir: str | Path) -> list[str]:
+    """The files of a written dataset that the data settings would now write otherwise; [] for a dataset that
+    matches them or is not written yet. Building one takes milliseconds, so the files themselves are compared."""
+    out_dir = Path(out_dir)
+    if not (out_dir / "meta.json").exists():
+        return []
+    return [f"{name} differs from what the data settings give now"
+            for name, text in dataset_files(task, data_cfg).items()
+            if not (out_dir / name).exists() or (out_dir / name).read_text() != text]
 
 
 def read_dataset(data_dir: str | Path) -> tuple[str, dict, dict[str, list[Prompt]]]:

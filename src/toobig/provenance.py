@@ -12,9 +12,9 @@ from pathlib import Path
 
 # Runs written before provenance.json recorded the training version were all trained by version 1.
 FIRST_TRAINING_VERSION = 1
-# A finished run's mark that its settings changed since: the pipeline writes it (an input of the training job,
-# newer than the old outputs); the trainer then starts afresh instead of resuming the old run's end state, and
-# removes the mark once the new provenance.json is written.
+# A finished run's (or a written dataset's) mark that its settings changed since: the pipeline writes it (an
+# input of the job that makes it, newer than the old outputs); the trainer then starts afresh instead of
+# resuming the old run's end state; the trainer and the dataset writer remove the mark when done.
 CHANGED_MARK = "config_changed.txt"
 
 
@@ -50,7 +50,7 @@ def config_changes(run_dir: str | Path, expected: dict, training_version: int) -
 
 def mark_changed(run_dir: str | Path, changes: list[str]) -> Path:
     path = Path(run_dir) / CHANGED_MARK
-    path.write_text("trained with other settings than it gets now; re-training it afresh:\n" + "\n".join(changes) + "\n")
+    path.write_text("made with other settings than the config gives now; making it again:\n" + "\n".join(changes) + "\n")
     return path
 
 

@@ -9,6 +9,7 @@ from snakemake.utils import validate
 
 from toobig import experiments as X
 from toobig.config import ConfigError
+from toobig.data import dataset_changes
 from toobig.provenance import clear_changed_mark, config_changes, mark_changed
 
 
@@ -152,6 +153,18 @@ def changed_config_flags(runs):
         else:
             clear_changed_mark(folder)  # left by a dry run whose change was then undone
     return flags
+
+
+def changed_data_flag(wildcards):
+    """make_dataset's counterpart of changed_config_flags: a written dataset whose files differ from what the
+    data: settings give now gets a config_changed.txt, so it is written again (and every run of the task, now
+    older than its data, re-trained)."""
+    folder = dataset_dir(wildcards.task)
+    changes = [] if config["finished_runs_only"] else dataset_changes(wildcards.task, config["data"], folder)
+    if not changes:
+        clear_changed_mark(folder)
+        return []
+    return [str(mark_changed(folder, changes))]
 
 
 def changed_config_flag(wildcards):

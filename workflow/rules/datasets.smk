@@ -2,6 +2,8 @@
 
 
 rule make_dataset:
+    input:
+        changed=changed_data_flag,
     output:
         text=f"{RESULTS}/datasets/{{task}}/train.txt",
         prompts=f"{RESULTS}/datasets/{{task}}/prompts.json",
