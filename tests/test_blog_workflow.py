@@ -43,6 +43,16 @@ def test_blog_rules_run_end_to_end(tmp_path):
     assert summary["learn_to_stop_comparison"]["claim"] == "learn_to_stop_removes_termination_failures"
     assert (tmp_path / "results" / "blog" / "runs" / "cpu_stop-off" / "dynamics.png").exists()
     assert "blog-experiment" in (tmp_path / "results" / "blog" / "report.html").read_text()
+    # a changed setting re-trains both runs, also without Snakemake's records (a fresh clone has none)
+    shutil.rmtree(tmp_path / ".snakemake")
+    blog["training"]["learning_rate"] = blog["training"]["learning_rate"] / 2
+    _write_blog_only_workflow(tmp_path, blog)
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and out.count("rule train_blog_model:") == 2, out[-3000:]
+    mark = tmp_path / "results" / "blog" / "runs" / "cpu_stop-on" / "config_changed.txt"
+    assert f"Updated input files: results/blog/runs/cpu_stop-on/config_changed.txt" in out and "learning_rate" in mark.read_text()
 
 
 def test_disabled_blog_has_no_targets(tmp_path):

@@ -18,9 +18,10 @@ FIRST_TRAINING_VERSION = 1
 CHANGED_MARK = "config_changed.txt"
 
 
-def read_provenance(run_dir: str | Path) -> dict | None:
-    """A run's provenance.json (written last, so it marks a finished run), or None while it does not exist."""
-    path = Path(run_dir) / "provenance.json"
+def read_provenance(run_dir: str | Path, name: str = "provenance.json") -> dict | None:
+    """A run's provenance.json (written last, so it marks a finished run), or None while it does not exist.
+    `name`: the blog runs' record is run.json."""
+    path = Path(run_dir) / name
     if not path.exists():
         return None
     try:
@@ -28,22 +29,23 @@ def read_provenance(run_dir: str | Path) -> dict | None:
     except (OSError, ValueError) as err:
         raise ValueError(f"{path}: unreadable ({err}); delete the run folder to retrain it") from err
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
-        raise ValueError(f"{path}: no 'config' record, not a provenance.json of toobig; delete the run folder to retrain it")
+        raise ValueError(f"{path}: no 'config' record, not a {name} of toobig; delete the run folder to retrain it")
     return record
 
 
-def config_changes(run_dir: str | Path, expected: dict, training_version: int) -> list[str]:
+def config_changes(run_dir: str | Path, expected: dict, training_version: int | None,
+                   name: str = "provenance.json") -> list[str]:
     """How the settings a finished run was trained with differ from `expected` (one line per setting, e.g.
-    "max_iters: 30000 -> 1000"), and the training version if it differs; [] when they match or the run has
-    not finished."""
-    record = read_provenance(run_dir)
+    "max_iters: 30000 -> 1000"), and the training version if one is given and differs; [] when they match or
+    the run has not finished."""
+    record = read_provenance(run_dir, name)
     if record is None:
         return []
     trained = record["config"]
     changes = [f"{key}: {trained.get(key, '(unset)')} -> {expected.get(key, '(unset)')}"
                for key in sorted(set(trained) | set(expected)) if trained.get(key) != expected.get(key)]
     version = record.get("training_version", FIRST_TRAINING_VERSION)
-    if version != training_version:
+    if training_version is not None and version != training_version:
         changes.append(f"TRAINING_VERSION: {version} -> {training_version}")
     return changes
 

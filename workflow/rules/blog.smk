@@ -27,6 +27,7 @@ rule train_blog_model:
     input:
         train=rules.make_blog_dataset.output.train,
         heldout=rules.make_blog_dataset.output.heldout,
+        changed=blog_changed_flag,
     output:
         epochs=f"{BLOG_RUN}/epochs.csv",
         evals=f"{BLOG_RUN}/evals.csv",

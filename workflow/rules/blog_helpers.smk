@@ -2,6 +2,8 @@
 # can be included without common.smk.
 import json
 
+from toobig.provenance import clear_changed_mark, config_changes, mark_changed
+
 BLOG = f"{config.get('results_dir', 'results')}/blog"
 BLOG_RUN = f"{BLOG}/runs/{{model}}_stop-{{stop}}"
 
@@ -18,12 +20,26 @@ def blog_runs():
     return [f"{config['blog']['model']}_stop-{stop}" for stop in blog_stop_settings()]
 
 
+def blog_run_settings(wildcards) -> dict:
+    from toobig.blog.config import resolve_blog_run
+
+    return resolve_blog_run(config["blog"], wildcards.model, wildcards.stop == "on").to_dict()
+
+
 def blog_run_params(wildcards):
     """The resolved settings of one run as JSON (the command line's --run-json); a config edit changes them and
     so re-triggers the run."""
-    from toobig.blog.config import resolve_blog_run
+    return json.dumps(blog_run_settings(wildcards), sort_keys=True)
 
-    return json.dumps(resolve_blog_run(config["blog"], wildcards.model, wildcards.stop == "on").to_dict(), sort_keys=True)
+
+def blog_changed_flag(wildcards):
+    """changed_config_flags for a blog run: its run.json against the settings it gets now."""
+    folder = f"{BLOG}/runs/{wildcards.model}_stop-{wildcards.stop}"
+    changes = [] if config.get("finished_runs_only") else config_changes(folder, blog_run_settings(wildcards), None, "run.json")
+    if not changes:
+        clear_changed_mark(folder)
+        return []
+    return [str(mark_changed(folder, changes))]
 
 
 def blog_run_gpus(wildcards):

@@ -40,6 +40,7 @@ from toobig.blog.metrics import aggregate, answer_field, score
 from toobig.blog.model import VocabMap, build_model, save_model
 from toobig.blog.tokenizer import load_gpt2_tokenizer
 from toobig.fsutil import atomic_torch_save, atomic_write_text
+from toobig.provenance import clear_changed_mark
 
 EPOCH_COLUMNS = ["epoch", "step", "train_loss", "grad_norm_mean", "grad_norm_max", "lr", "wall_s"]
 EVAL_COLUMNS = ["epoch", "step", "train_loss_logged", "train_loss_eval_mode", "eval_loss",
@@ -264,6 +265,8 @@ class BlogTrainer:
                 "n_train": len(self.train_set), "n_heldout": len(self.heldout), "device": self.device,
                 "torch_threads": torch.get_num_threads()}
         atomic_write_text(self.out / "run.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
+        if finished:
+            clear_changed_mark(self.out)
         return info
 
 
