@@ -62,3 +62,12 @@ def is_marked_changed(run_dir: str | Path) -> bool:
 
 def clear_changed_mark(run_dir: str | Path) -> None:
     (Path(run_dir) / CHANGED_MARK).unlink(missing_ok=True)
+
+
+def changed_mark_inputs(folder: str | Path, changes: list[str]) -> list[str]:
+    """What the pipeline gives the job that makes `folder` as an extra input: [its mark, written now] when the
+    settings changed, else [] (and a mark left by an earlier dry run whose change was undone goes)."""
+    if not changes:
+        clear_changed_mark(folder)
+        return []
+    return [str(mark_changed(folder, changes))]

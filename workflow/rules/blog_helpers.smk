@@ -2,7 +2,7 @@
 # can be included without common.smk.
 import json
 
-from toobig.provenance import clear_changed_mark, config_changes, mark_changed
+from toobig.provenance import changed_mark_inputs, config_changes
 
 BLOG = f"{config.get('results_dir', 'results')}/blog"
 BLOG_RUN = f"{BLOG}/runs/{{model}}_stop-{{stop}}"
@@ -35,11 +35,8 @@ def blog_run_params(wildcards):
 def blog_changed_flag(wildcards):
     """changed_config_flags for a blog run: its run.json against the settings it gets now."""
     folder = f"{BLOG}/runs/{wildcards.model}_stop-{wildcards.stop}"
-    changes = [] if config.get("finished_runs_only") else config_changes(folder, blog_run_settings(wildcards), None, "run.json")
-    if not changes:
-        clear_changed_mark(folder)
-        return []
-    return [str(mark_changed(folder, changes))]
+    return changed_mark_inputs(folder, [] if config.get("finished_runs_only") else
+                               config_changes(folder, blog_run_settings(wildcards), None, "run.json"))
 
 
 def blog_run_gpus(wildcards):

@@ -10,7 +10,7 @@ from snakemake.utils import validate
 from toobig import experiments as X
 from toobig.config import ConfigError
 from toobig.data import dataset_changes
-from toobig.provenance import clear_changed_mark, config_changes, mark_changed
+from toobig.provenance import changed_mark_inputs, config_changes
 
 
 def validate_config(config):
@@ -144,15 +144,8 @@ def changed_config_flags(runs):
     None in a snapshot (it trains nothing)."""
     if config["finished_runs_only"]:
         return []
-    flags = []
-    for run in runs:
-        folder = run_dir(**run)
-        changes = config_changes(folder, run_settings(**run), TRAINING_VERSION)
-        if changes:
-            flags.append(str(mark_changed(folder, changes)))
-        else:
-            clear_changed_mark(folder)  # left by a dry run whose change was then undone
-    return flags
+    return [flag for run in runs for flag in changed_mark_inputs(
+        run_dir(**run), config_changes(run_dir(**run), run_settings(**run), TRAINING_VERSION))]
 
 
 def changed_data_flag(wildcards):
@@ -160,11 +153,8 @@ def changed_data_flag(wildcards):
     data: settings give now gets a config_changed.txt, so it is written again (and every run of the task, now
     older than its data, re-trained)."""
     folder = dataset_dir(wildcards.task)
-    changes = [] if config["finished_runs_only"] else dataset_changes(wildcards.task, config["data"], folder)
-    if not changes:
-        clear_changed_mark(folder)
-        return []
-    return [str(mark_changed(folder, changes))]
+    return changed_mark_inputs(folder, [] if config["finished_runs_only"] else
+                               dataset_changes(wildcards.task, config["data"], folder))
 
 
 def changed_config_flag(wildcards):
