@@ -350,6 +350,7 @@ def test_report_view_says_which_experiments_were_switched_off(tmp_path):
     assert not view["seeds"]["enabled"] and view["ood"]["enabled"]
     assert view["ood"]["cpu"].startswith("2.00 h of CPU time") and "<table" in view["ood"]["tables"][0]["html"]
     assert view["sensitivity_eval"]["tables"][0]["missing"]
+    assert set(view) == set(A.NOTES) and "sampling noise alone" in view["sensitivity_eval"]["note"]  # how to read it
 
 
 def test_report_view_counts_each_seeds_configuration_time_once(tmp_path):

@@ -34,6 +34,32 @@ TITLES = {
     "sensitivity_training": "Protocol sensitivity: training choices (warm-up, gradient clipping)",
 }
 
+# How to read each experiment's tables, printed under its title in the report.
+NOTES = {
+    "ood": "Each arithmetic n-model's best checkpoint answers a+b and a-b for a, b in 0..19 without the pairs where "
+           "both are below 10 (300 prompts per operator, 10 samples each). The paper reports main n14 at seed 1337 "
+           "(paper %). \"ended with '>'\" counts answers that terminated; \"no number\" answers without an integer "
+           "after '='; the error columns are over the wrong numbers.",
+    "extended": "The arithmetic MLT trained 1.5M iterations at lr 1e-6 (appendix B), evaluated every 250 iterations.",
+    "long_training": "n-models trained 10x the paper's iterations with the cosine stretched over all of them, without "
+                     "(long) and with (long_wd) weight decay: does held-out (5,7) extrapolation ever appear after the "
+                     "paper's 30,000 iterations? The second table re-samples each best checkpoint on the four held-out "
+                     "expressions one by one.",
+    "seeds": "Each cell: the metric at each run's best evaluation (the first with the highest score), as the mean and "
+             "95% interval over the seeds finished; 'values' lists them in seed order, seed 1337 (the paper's run) "
+             "first. The outcomes table counts the seeds in which a claim-like statement holds; the held-out table "
+             "re-samples each arithmetic best checkpoint on the four held-out expressions one by one.",
+    "sweep": "n14's settings with the width n from 8 to 64, three seeds each, main regime; each run's best evaluation. "
+             "Held-out here is a percentage of the 40 answers. The held-out table re-samples each arithmetic best "
+             "checkpoint on the four held-out expressions one by one.",
+    "sensitivity_eval": "The seed-1337 best checkpoints of n14 and n28 re-sampled under one evaluation change at a time. "
+                        "The 'paper protocol (training-time best row)' rows are the runs' own evaluations; the "
+                        "'reference' variant re-samples with the same protocol, so its difference from them is "
+                        "sampling noise alone.",
+    "sensitivity_training": "n14 and n28 on arithmetic (seed 1337) retrained with one training choice changed; the "
+                            "'paper protocol' rows above them are the runs trained as the protocol says.",
+}
+
 
 def experiment_outputs(config: dict, results_dir: str | Path = "results") -> dict[str, list[str]]:
     """The files each experiment writes (tables first, then figures), switched on or not."""
@@ -603,7 +629,8 @@ def report_view(config: dict, results_dir) -> list[dict]:
     outputs = experiment_outputs(config, results_dir)
     view = []
     for name, title in TITLES.items():
-        entry = {"name": name, "title": title, "enabled": bool(exp[name]["enabled"]), "tables": [], "figures": [],
+        entry = {"name": name, "title": title, "note": NOTES[name], "enabled": bool(exp[name]["enabled"]),
+                 "tables": [], "figures": [],
                  "cpu": "", "off": f"not run (switched off in config.yaml: experiments.{name}.enabled)"}
         if entry["enabled"]:
             total, extra = 0.0, 0.0
