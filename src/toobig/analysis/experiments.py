@@ -25,6 +25,7 @@ from . import figures, runs
 from .ood import load_best, sample_as_trained
 
 EXPERIMENTS_DIR = "experiments"  # under results_dir
+PAPER_SEED = 1337  # the paper-fidelity run: the seeds table's `seed1337` column, the seeds figure's star, OOD's paper value
 TITLES = {
     "ood": "Out of domain (section 5.1), every arithmetic model and regime",
     "extended": "Extended training of the arithmetic MLT (appendix B), a GPU job",
@@ -114,7 +115,7 @@ def error_stats(expected, answers) -> dict:
             "share_within_1": float((err <= 1).mean()) if len(err) else math.nan}
 
 
-def ood_table(entries: list[dict], paper_values: dict | None = None, paper_seed: int = 1337) -> pd.DataFrame:
+def ood_table(entries: list[dict], paper_values: dict | None = None, paper_seed: int = PAPER_SEED) -> pd.DataFrame:
     """entries: {regime, model, seed, samples (csv), counts (the evaluate_ood rule's ood.csv)}. One row per run
     and operator; the paper's value (0% addition, 4.75% subtraction) beside the run it measured: main n14 at
     the paper's seed."""
@@ -296,7 +297,6 @@ def write_seeds_tables(run_list, results_dir, out_cells, out_outcomes, paper_run
 # task -> the metrics the seeds figure draws: each task's headline (Table 2's held-out count, Table 3's recall)
 SEEDS_FIGURE_METRICS = {"arithmetic": ("heldout_correct",), "capitals": ("facts",), "joint": ("heldout_correct", "facts")}
 REGIME_COLOURS = {"main": "tab:blue", "controlled": "tab:orange"}
-PAPER_SEED = 1337  # the paper-fidelity run: the seeds table's `seed1337` column and the figure's star
 
 
 def draw_seeds(summaries: pd.DataFrame, cells: pd.DataFrame):
