@@ -31,4 +31,3 @@ rule train_model:
         "../../environment.yml"
     shell:
         TRAIN_COMMAND
-
