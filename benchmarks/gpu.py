@@ -134,6 +134,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-compile", action="store_true", help="eager only (fast start-up; no compile variant)")
     ap.add_argument("--cuda-graphs", action="store_true", help="also time compile + CUDA graphs (CUDA only)")
     ap.add_argument("--no-stack", action="store_true", help="project n-model runs one at a time, not stacked")
+    ap.add_argument("--no-projection", action="store_true",
+                    help="skip the per-shape projection (each shape compiles anew); the 1.5M-iteration line stays")
     ap.add_argument("--samples", type=int, help="samples per prompt (default: the protocol's 10; tests use 1)")
     ap.add_argument("--loss-batches", type=int, help="batches per loss estimate (default: the protocol's 100)")
     args = ap.parse_args(argv)
@@ -201,45 +203,46 @@ def main(argv=None) -> int:
               f"{m['eval_s']:8.3f} {m['loss_s']:10.3f} {m['warm']:10.1f} {total / 60:8.2f} {ref_total / total:7.1f}x")
 
     # ---- projection: the paper's runs ----------------------------------------------------------------
-    tasks = [t for t in args.tasks.split(",") if t]
-    models = [m for m in args.models.split(",") if m]
-    regimes = list(config["regimes"])
-    print(f"projection with {'eager' if args.no_compile else 'compiled'} steps: "
-          f"{len(tasks)} task(s) x {len(models)} model(s) x {len(regimes)} regime(s)")
-    print(f"{'shape':18s} {'runs':>4s} {'how':>8s} {'ms/iter':>9s} {'MFU':>6s} {'s/eval':>8s} {'start-up s':>10s} "
-          f"{'min':>8s}")
-    total_s, n_runs = 0.0, 0
-    for task in tasks:
-        for model in models:
-            cfgs = [dataclasses.replace(run_cfg(task, model, r), compile=not args.no_compile)
-                    for r in regimes]
-            stackable = not args.no_stack and len(cfgs) > 1 and all(c.dropout == 0 for c in cfgs)
-            if stackable:
-                st = StackedTrainer(cfgs, data_dir(task), [tempfile.mkdtemp(dir=tmp) for _ in cfgs], device,
-                                    log=lambda m: None)
-                member = st.members[0]
-                t0 = time.perf_counter()
-                stacked_step(st, 1e-3), member.evaluate(0, 0.0)
-                sync(device)
-                m = dict(warm=time.perf_counter() - t0,
-                         step_s=timed(lambda: [stacked_step(st, 1e-3) for _ in range(args.iters)], 3) / args.iters,
-                         eval_s=timed(lambda: member.evaluate(250, 0.0), args.evals),
-                         loss_s=timed(member.estimate_val_loss, 1))
-                seconds, how, model_flops = run_seconds(m, FULL, runs=len(cfgs)), "stacked", \
-                    len(cfgs) * flops_per_iter(cfgs[0], member.model.num_params())
-            else:
-                t = trainer(cfgs[0])
-                m = measure_trainer(t, args.iters, args.evals)
-                seconds, how, model_flops = len(cfgs) * run_seconds(m, FULL), "one-by-1", \
-                    flops_per_iter(cfgs[0], t.model.num_params())
-            total_s += seconds
-            n_runs += len(cfgs)
-            print(f"{task + '/' + model:18s} {len(cfgs):4d} {how:>8s} {m['step_s'] * 1e3:9.3f} "
-                  f"{fmt_mfu(model_flops, m['step_s'], peak):>6s} {m['eval_s']:8.3f} {m['warm']:10.1f} "
-                  f"{seconds / 60:8.2f}")
-    paper_runs = len(TASKS) * len(MODELS) * 2
-    scope = "all 24 paper runs" if n_runs == paper_runs else f"{n_runs} of the {paper_runs} paper runs (the shapes above)"
-    print(f"projected wall time, {scope}, one after another on this device: {total_s / 60:.1f} min")
+    if not args.no_projection:  # each shape compiles anew: minutes on a GPU
+        tasks = [t for t in args.tasks.split(",") if t]
+        models = [m for m in args.models.split(",") if m]
+        regimes = list(config["regimes"])
+        print(f"projection with {'eager' if args.no_compile else 'compiled'} steps: "
+              f"{len(tasks)} task(s) x {len(models)} model(s) x {len(regimes)} regime(s)")
+        print(f"{'shape':18s} {'runs':>4s} {'how':>8s} {'ms/iter':>9s} {'MFU':>6s} {'s/eval':>8s} {'start-up s':>10s} "
+              f"{'min':>8s}")
+        total_s, n_runs = 0.0, 0
+        for task in tasks:
+            for model in models:
+                cfgs = [dataclasses.replace(run_cfg(task, model, r), compile=not args.no_compile)
+                        for r in regimes]
+                stackable = not args.no_stack and len(cfgs) > 1 and all(c.dropout == 0 for c in cfgs)
+                if stackable:
+                    st = StackedTrainer(cfgs, data_dir(task), [tempfile.mkdtemp(dir=tmp) for _ in cfgs], device,
+                                        log=lambda m: None)
+                    member = st.members[0]
+                    t0 = time.perf_counter()
+                    stacked_step(st, 1e-3), member.evaluate(0, 0.0)
+                    sync(device)
+                    m = dict(warm=time.perf_counter() - t0,
+                             step_s=timed(lambda: [stacked_step(st, 1e-3) for _ in range(args.iters)], 3) / args.iters,
+                             eval_s=timed(lambda: member.evaluate(250, 0.0), args.evals),
+                             loss_s=timed(member.estimate_val_loss, 1))
+                    seconds, how, model_flops = run_seconds(m, FULL, runs=len(cfgs)), "stacked", \
+                        len(cfgs) * flops_per_iter(cfgs[0], member.model.num_params())
+                else:
+                    t = trainer(cfgs[0])
+                    m = measure_trainer(t, args.iters, args.evals)
+                    seconds, how, model_flops = len(cfgs) * run_seconds(m, FULL), "one-by-1", \
+                        flops_per_iter(cfgs[0], t.model.num_params())
+                total_s += seconds
+                n_runs += len(cfgs)
+                print(f"{task + '/' + model:18s} {len(cfgs):4d} {how:>8s} {m['step_s'] * 1e3:9.3f} "
+                      f"{fmt_mfu(model_flops, m['step_s'], peak):>6s} {m['eval_s']:8.3f} {m['warm']:10.1f} "
+                      f"{seconds / 60:8.2f}")
+        paper_runs = len(TASKS) * len(MODELS) * 2
+        scope = "all 24 paper runs" if n_runs == paper_runs else f"{n_runs} of the {paper_runs} paper runs (the shapes above)"
+        print(f"projected wall time, {scope}, one after another on this device: {total_s / 60:.1f} min")
     shape = "arithmetic/mlt" if (args.task, args.model) == ("arithmetic", "mlt") else \
         f"{args.task}/{args.model} (headline shape; the real run is arithmetic/mlt)"
     print(f"projected wall time, 1.5M-iteration run at {shape}: ours ({best_name}) "

@@ -1,54 +1,101 @@
 #!/usr/bin/env bash
-# One command on a machine with one CUDA GPU: install, run the GPU-relevant tests, the benchmark, then the MLT
-# runs through the pipeline. Everything it writes goes under $OUT (default: gpu-run/ in the repository).
-#   bash benchmarks/run_on_gpu.sh            # or: OUT=/some/folder bash benchmarks/run_on_gpu.sh
-# Budget: install ~1 min, tests ~1 min, benchmark a few minutes (compilation dominates), MLT runs the rest.
-set -euo pipefail
+# The GPU session in one script: the benchmark (alone on the GPU), then the paper's six MLT runs, four at a time
+# on the one GPU (each a `python -m toobig train` process; the joint runs follow the arithmetic ones), packed
+# for the trip home. Uses the python3 that holds torch on the GPU machine; installs nothing (the machines this
+# project rents reach no package index), so the library is imported from src/.
+#
+#   bash benchmarks/run_on_gpu.sh             # benchmark, the six runs, wait for them, pack (a workstation)
+#   DEADLINE_S=540 bash benchmarks/run_on_gpu.sh start     # stop waiting after 540 s; the runs go on, detached
+#   DEADLINE_S=200 bash benchmarks/run_on_gpu.sh collect   # a later call on the same machine: wait, then pack
+#
+# Outputs under $OUT (default gpu-run/): run_on_gpu.log, benchmark.txt, gpu.csv, gpu_util.csv and
+# mlt_runs.tar.gz (results/runs/{regime}/{task}/mlt/seed1337/ with metrics.csv, timing.csv, provenance.json and
+# results/logs/train_model/... logs; best.pt, 42 MB a run, and resume.pt stay on the GPU machine).
+# Unpack at the repository root: tar -xzf gpu-run/mlt_runs.tar.gz
+set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT="${OUT:-$PWD/gpu-run}"
-mkdir -p "$OUT"
+REPO=$PWD
+PHASE="${1:-all}"
+OUT="${OUT:-$REPO/gpu-run}"
+WORK="${WORK:-/tmp/toobig-gpu}"        # outlives one call of a rented machine: runs write here
+DEADLINE_S="${DEADLINE_S:-0}"          # 0: wait until every run has finished
+PY="${PYTHON:-python3}"
+CONFIG="${CONFIG:-config.yaml}"        # a smaller config and DEVICE=cpu SKIP_BENCH=1 try the script on a CPU
+DEVICE="${DEVICE:-cuda}"
+export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 TORCHINDUCTOR_COMPILE_THREADS=4
+mkdir -p "$OUT" "$WORK"
 exec > >(tee -a "$OUT/run_on_gpu.log") 2>&1
-echo "== $(date -u +%FT%TZ) commit $(git rev-parse HEAD 2>/dev/null || echo unknown)"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.csv" || true
+T0=$SECONDS
+stamp() { echo "== $(date -u +%FT%TZ) +$((SECONDS - T0))s $*"; }
 
-pip install -q -e . 2>&1 | tail -2
-python -c "import torch; assert torch.cuda.is_available(), 'torch sees no CUDA GPU'; print(torch.__version__, torch.cuda.get_device_name())"
+RUNS=(  # lane: runs trained one after another; the lanes run side by side
+  "main/arithmetic main/joint"
+  "controlled/arithmetic controlled/joint"
+  "main/capitals"
+  "controlled/capitals"
+)
 
-# 1) GPU-relevant tests (their CPU logic; the stack, the evaluator's batched decode, determinism and resume)
-python -m pytest -q tests/test_multirun.py tests/test_evaluate.py tests/test_model.py tests/test_train.py \
-    2>&1 | tail -5 | tee "$OUT/tests.txt"
+run_dir() { echo "$WORK/results/runs/${1%%/*}/${1##*/}/mlt/seed1337"; }
+log_file() { echo "$WORK/results/logs/train_model/${1%%/*}/${1##*/}/mlt/seed1337.log"; }
 
-# 2) stacked vs single on CUDA (bf16): a short n14 main+controlled stack against the same runs one by one
-python - <<'PY' 2>&1 | tee "$OUT/stack_vs_single_cuda.txt"
-import csv, dataclasses, os, tempfile, torch
-from pathlib import Path
-from toobig.config import load_config, resolve_run
-from toobig.data import write_dataset
-from toobig.multirun import StackedTrainer
-from toobig.train import Trainer
-config = load_config("config.yaml"); tmp = Path(tempfile.mkdtemp())
-write_dataset("arithmetic", config["data"], tmp / "data")
-cfgs = [dataclasses.replace(resolve_run(config, "arithmetic", "n14", r, 1337), max_iters=1000, compile=False)
-        for r in ("main", "controlled")]
-q = lambda m: None
-for i, c in enumerate(cfgs):
-    Trainer(c, tmp / "data", tmp / f"single{i}", device="cuda", log=q).run()
-StackedTrainer(cfgs, tmp / "data", [tmp / f"stack{i}" for i in range(2)], device="cuda", log=q).run()
-for i in range(2):
-    a = list(csv.DictReader(open(tmp / f"single{i}/metrics.csv"))); b = list(csv.DictReader(open(tmp / f"stack{i}/metrics.csv")))
-    worst = max(abs(float(x["batch_loss"]) / float(y["batch_loss"]) - 1) for x, y in zip(a, b))
-    print(f"{cfgs[i].regime}: max relative batch-loss difference over {len(a)} evaluations {worst:.2e}; "
-          f"scores single {[x['score'][:5] for x in a]} stack {[y['score'][:5] for y in b]}")
-PY
+lane() {  # train each run of a lane in turn (a finished run is skipped: provenance.json exists)
+  for run in $1; do
+    local dir log
+    dir=$(run_dir "$run"); log=$(log_file "$run")
+    mkdir -p "$(dirname "$log")"
+    [ -f "$dir/provenance.json" ] && continue
+    "$PY" -m toobig train --config "$CONFIG" --task "${run##*/}" --model mlt --regime "${run%%/*}" --seed 1337 \
+      --data "results/datasets/${run##*/}" --out "$dir" --device "$DEVICE" >> "$log" 2>&1 \
+      || echo "FAILED: $run (see $log)" >> "$WORK/failed.txt"
+  done
+}
 
-# 3) the benchmark (one device, one table); --cuda-graphs adds the reduce-overhead variant
-python benchmarks/gpu.py --device cuda --cuda-graphs 2>&1 | tee "$OUT/benchmark.txt"
+start_runs() {
+  stamp "starting the MLT runs: ${#RUNS[@]} lanes on one GPU"
+  setsid nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 10 > "$WORK/gpu_util.csv" \
+    2>/dev/null < /dev/null &
+  for l in "${RUNS[@]}"; do
+    setsid bash -c "$(declare -f lane run_dir log_file); PY='$PY' WORK='$WORK' CONFIG='$CONFIG' DEVICE='$DEVICE'; lane '$l'" \
+      > /dev/null 2>&1 < /dev/null &
+  done
+}
 
-# 4) the six MLT runs (3 tasks x main, controlled) via the pipeline, results under $OUT/results/runs
-MLT_RUNS=()
-for regime in main controlled; do for task in arithmetic capitals joint; do
-    MLT_RUNS+=("$OUT/results/runs/$regime/$task/mlt/seed1337/metrics.csv")
-done; done
-snakemake --workflow-profile profiles/gpu --config results_dir="$OUT/results" -- "${MLT_RUNS[@]}" \
-    || echo "snakemake stopped (see above); partial results are under $OUT/results"
-echo "== done $(date -u +%FT%TZ)"
+all_finished() {
+  for l in "${RUNS[@]}"; do for run in $l; do [ -f "$(run_dir "$run")/provenance.json" ] || return 1; done; done
+}
+
+wait_runs() {  # a progress line per run every 30 s, until all finished, a failure, or the deadline
+  while ! all_finished; do
+    if [ "$DEADLINE_S" -gt 0 ] && [ $((SECONDS - T0)) -ge "$DEADLINE_S" ]; then stamp "deadline: packing what exists"; return; fi
+    [ -s "$WORK/failed.txt" ] && { cat "$WORK/failed.txt"; }
+    sleep 30
+    stamp "progress"
+    for l in "${RUNS[@]}"; do for run in $l; do
+      f=$(log_file "$run"); [ -f "$f" ] && echo "  $run: $(grep -E 'iter|error|Error' "$f" | tail -1 | cut -c1-150)"
+    done; done
+  done
+  stamp "every MLT run finished"
+}
+
+pack() {
+  cp "$WORK/gpu_util.csv" "$OUT/" 2>/dev/null
+  [ -s "$WORK/failed.txt" ] && cp "$WORK/failed.txt" "$OUT/"
+  (cd "$WORK" && tar -czf "$OUT/mlt_runs.tar.gz" --exclude=best.pt --exclude=resume.pt --exclude='*.tmp' results)
+  stamp "packed $(du -h "$OUT/mlt_runs.tar.gz" | cut -f1) into $OUT/mlt_runs.tar.gz"
+}
+
+if [ "$PHASE" != collect ]; then
+  stamp "commit ${TOOBIG_GIT_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}"
+  if [ "$DEVICE" = cuda ]; then
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.csv"
+    "$PY" -c "import torch; assert torch.cuda.is_available(), 'torch sees no CUDA GPU'; print('torch', torch.__version__, torch.cuda.get_device_name())" || exit 1
+  fi
+  if [ -z "${SKIP_BENCH:-}" ]; then
+    stamp "benchmark (alone on the GPU)"
+    timeout "${BENCH_TIMEOUT_S:-240}" "$PY" benchmarks/gpu.py --device "$DEVICE" --iters 20 --evals 2 --no-projection \
+      2>&1 | tee "$OUT/benchmark.txt"
+  fi
+  start_runs
+fi
+wait_runs
+pack

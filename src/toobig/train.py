@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import random
 import subprocess
@@ -95,12 +96,14 @@ def seed_everything(seed: int) -> None:
 
 
 def git_commit() -> str:
+    """HEAD of the checkout; TOOBIG_GIT_COMMIT where the code runs from a copy without .git (a rented GPU)."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
                              cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or "unknown"
+        commit = out.stdout.strip() if out.returncode == 0 else ""
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        commit = ""
+    return commit or os.environ.get("TOOBIG_GIT_COMMIT", "unknown")
 
 
 def _format_row(row: dict) -> str:
