@@ -33,6 +33,16 @@ def test_gpu_benchmark_prints_every_figure_on_cpu():
                      text)
 
 
+def test_gpu_benchmark_without_projection_keeps_the_headline_and_the_long_run_line():
+    out = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "gpu.py"), "--device", "cpu", "--model", "n14", "--iters", "2",
+         "--evals", "1", "--no-compile", "--samples", "1", "--loss-batches", "2", "--no-projection"],
+        capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert "ours (eager)" in out.stdout and "1.5M-iteration run" in out.stdout
+    assert "projection with" not in out.stdout and "paper runs" not in out.stdout
+
+
 def test_cpu_benchmark_prints_the_reference_ours_and_a_stack_per_run():
     out = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "train_speed.py"), "--iters", "2", "--evals", "1",

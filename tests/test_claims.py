@@ -142,6 +142,9 @@ def test_each_claim_is_judged_on_each_seed_that_covers_the_same_runs(world):
         write_run(world, "main", "arithmetic", "n14", [E(0), E(500, 910, 910, n14_held), E(1000, 900, 900)], seed=seed)
     for seed in (1338, 1339):
         write_run(world, "main", "arithmetic", "n28", [E(0), E(500, 890, 890), E(1000, 890, 890)], seed=seed)
+    # the MLT exists at the paper seed only (a GPU run): the seeds are compared on the n-models, or none would count
+    write_run(world, "main", "arithmetic", "mlt", [E(0), E(500, 890, 890), E(1000, 890, 890)])
+    assert "MLT: held-out 0/40" in evaluate(world).loc["arith-larger-memorize", "evidence"]
     config = small_config()
     df = by_id(claims.over_seeds(paper.claims(PAPER_DIR), config, world, [1337, 1338, 1339, 1340, 1341]))
     # arith-n14-extrapolates reads n14 only: every seed with an n14 run counts

@@ -1,5 +1,6 @@
 """The report rendered from fixture results: every table, figure and verdict is on the page, and it is
 self-contained (no network)."""
+import json
 import re
 
 import pytest
@@ -8,11 +9,7 @@ from analysis_fixtures import PAPER_DIR, REPO, E, paper_world, small_config, wri
 from toobig.analysis import claims, figures, paper, report, tables
 
 
-@pytest.fixture(scope="module")
-def html(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("report")
-    world = paper_world(tmp / "results")
-    config = small_config()
+def render(tmp, world, config) -> str:
     table_paths = {n: tmp / f"table{n}.csv" for n in range(1, 8)}
     for n, path in table_paths.items():
         tables.write_table(n, config, world, PAPER_DIR, path)
@@ -27,6 +24,12 @@ def html(tmp_path_factory):
     report.render_report(config, world, PAPER_DIR, table_paths, figure_paths, tmp / "claims.csv",
                          REPO / "workflow" / "report", out)
     return out.read_text()
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    return render(tmp, paper_world(tmp / "results"), small_config())
 
 
 def test_every_table_and_figure_with_its_caption(html):
@@ -121,3 +124,17 @@ def test_unfinished_experiment_runs_are_listed_as_not_run(tmp_path):
     assert listed["main/arithmetic/n14/seed1338"] == "not trained yet; planned by experiments.seeds"
     assert listed["main/arithmetic/n14/seed1339"].startswith("training, or stopped before the end")
     assert "main/arithmetic/n14/seed1337" not in listed  # the paper's run, present
+
+
+def test_gpu_runs_brought_home_without_their_checkpoint_are_named(tmp_path):
+    world = paper_world(tmp_path / "results")
+    run = write_run(world, "main", "capitals", "mlt", [E(0, facts=500), E(500, facts=500), E(1000, facts=500)])
+    prov = json.loads((run / "provenance.json").read_text())
+    (run / "provenance.json").write_text(json.dumps({**prov, "device": "NVIDIA H200", "precision": "bf16 autocast"}))
+    present, _ = report.provenance_rows(small_config(), world)
+    row = next(p for p in present if p["run"] == "main/capitals/mlt/seed1337")
+    assert row["gpu"] and not row["best_kept"]
+    assert not any(p["gpu"] for p in present if p["run"] != row["run"])
+    text = re.sub(r"\s+", " ", render(tmp_path, world, small_config()))
+    assert ("main/capitals/mlt/seed1337 was trained on a GPU (NVIDIA H200, bf16 autocast); the <code>best.pt</code> "
+            "of main/capitals/mlt/seed1337 (42 MB a run) did not come along") in text

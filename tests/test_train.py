@@ -267,3 +267,14 @@ def test_capitals_and_joint_runs(make_cfg, dataset_dirs, tmp_path):
         assert int(rows[0]["facts_total"]) == facts and int(rows[0]["add_total"]) == arith
         assert load_checkpoint(tmp_path / task / "best.pt")["vocab"] == json.loads(
             (dataset_dirs[task] / "meta.json").read_text())["vocab"]
+
+
+def test_provenance_commit_prefers_the_one_the_gpu_script_names(monkeypatch):
+    """A copy of the tree sent to a rented GPU carried a stale .git: the commit the script names must win."""
+    from toobig.train import git_commit
+
+    monkeypatch.delenv("TOOBIG_GIT_COMMIT", raising=False)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    assert git_commit() == (head or "unknown")
+    monkeypatch.setenv("TOOBIG_GIT_COMMIT", "f" * 40)
+    assert git_commit() == "f" * 40

@@ -156,6 +156,35 @@ def test_a_snapshot_tabulates_finished_experiment_runs_and_trains_none(tmp_path)
     assert plans[True] == {"seeds_table": 1} and not trained[True]  # the snapshot lists it as not run
 
 
+def test_a_snapshot_tabulates_an_mlt_run_trained_elsewhere_without_its_checkpoint(tmp_path):
+    """The GPU-trained MLT runs come home without best.pt (42 MB each): a snapshot on this GPU-less machine
+    puts them in the tables and trains nothing; the full pipeline here still leaves the MLT out."""
+    run = "runs/main/capitals/mlt/seed1337"
+    shutil.copytree(ROOT / "results" / run, tmp_path / "results" / run)
+    assert not (tmp_path / "results" / run / "best.pt").exists()
+    target = f"{tmp_path}/results/tables/table3.csv"
+    outs = {}
+    for snapshot in (False, True):
+        res = snakemake("-n", "--", target, tmp_path=tmp_path,
+                        overrides={"results_dir": f"{tmp_path}/results", "finished_runs_only": snapshot,
+                                   "run_mlt": "auto"})
+        assert res.returncode == 0, res.stderr[-2000:]
+        outs[snapshot] = res.stdout + res.stderr
+    assert planned_jobs(outs[True]) == {"make_table": 1}  # no train_model for the missing best.pt
+    assert f"{tmp_path}/results/{run}/metrics.csv" in outs[True]
+    # an arithmetic MLT run without best.pt has nothing to evaluate out of domain: the table leaves it out
+    # rather than retrain it for the checkpoint (the folder stands in for one; only its files' presence counts)
+    shutil.copytree(ROOT / "results" / run, tmp_path / "results" / run.replace("capitals", "arithmetic"))
+    res = snakemake("-n", "--", f"{tmp_path}/results/experiments/ood.csv", tmp_path=tmp_path,
+                    overrides={"results_dir": f"{tmp_path}/results", "finished_runs_only": True, "run_mlt": "auto"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert planned_jobs(res.stdout + res.stderr) == {"ood_table": 1}
+    import torch
+
+    if not torch.cuda.is_available():
+        assert f"{run}/metrics.csv" not in outs[False] and "mlt" not in str(scheduled_runs(outs[False]))
+
+
 def test_a_changed_setting_retrains_a_finished_run_without_snakemake_records(tmp_path):
     """A fresh clone has no .snakemake records, so params cannot trigger: the run's provenance.json is compared
     with the settings it gets now, and a finished run that differs is re-trained, saying what changed."""

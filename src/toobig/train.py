@@ -96,14 +96,15 @@ def seed_everything(seed: int) -> None:
 
 
 def git_commit() -> str:
-    """HEAD of the checkout; TOOBIG_GIT_COMMIT where the code runs from a copy without .git (a rented GPU)."""
+    """TOOBIG_GIT_COMMIT when set (a copy of the tree sent to a rented GPU may carry a stale .git), else HEAD."""
+    if os.environ.get("TOOBIG_GIT_COMMIT"):
+        return os.environ["TOOBIG_GIT_COMMIT"]
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
                              cwd=Path(__file__).resolve().parent)
-        commit = out.stdout.strip() if out.returncode == 0 else ""
+        return (out.stdout.strip() if out.returncode == 0 else "") or "unknown"
     except (OSError, subprocess.SubprocessError):
-        commit = ""
-    return commit or os.environ.get("TOOBIG_GIT_COMMIT", "unknown")
+        return "unknown"
 
 
 def _format_row(row: dict) -> str:

@@ -74,13 +74,25 @@ def planned_runs(**only):
     return only_finished([
         run
         for run in all_runs()
-        if (run["model"] != "mlt" or mlt_planned())
+        if (run["model"] != "mlt" or mlt_planned() or config["finished_runs_only"])
         and all(run[k] == v for k, v in only.items())
     ])
 
 
 def run_dir(regime, task, model, seed):
     return f"{RESULTS}/runs/{regime}/{task}/{model}/seed{seed}"
+
+
+# What a training job writes into its run folder (one list for every training rule). A run trained elsewhere may
+# lack best.pt (an MLT run's is 42 MB and stays on the GPU machine): only jobs that ask for best.pt would retrain
+# it, and in a snapshot none does (ood_runs).
+RUN_FILES = ("metrics.csv", "timing.csv", "best.pt", "provenance.json")
+
+
+def run_outputs():
+    """A training rule's outputs by name (metrics, timing, best, provenance), wildcards in the run folder."""
+    return {name.split(".")[0]: f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/{name}"
+            for name in RUN_FILES}
 
 
 def run_files(runs, name="metrics.csv"):

@@ -20,10 +20,7 @@ rule train_experiment:
         meta=rules.make_dataset.output.meta,
         changed=changed_config_flag,
     output:
-        metrics=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/metrics.csv",
-        timing=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/timing.csv",
-        best=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/best.pt",
-        provenance=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/provenance.json",
+        **run_outputs(),
     params:
         run=json_param(get_run_config),
         device=experiment_run_device,
@@ -51,10 +48,7 @@ rule train_sweep:
         meta=rules.make_dataset.output.meta,
         changed=changed_config_flag,
     output:
-        metrics=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/metrics.csv",
-        timing=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/timing.csv",
-        best=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/best.pt",
-        provenance=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/provenance.json",
+        **run_outputs(),
     params:
         run=json_param(get_run_config),
         device=get_run_device,
@@ -85,7 +79,7 @@ if config.get("stack_runs", False):
             changed=lambda wc: changed_config_flags(sweep_stack_runs(wc)),
         output:
             [f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{seed}/{name}"
-             for seed in EXP["sweep"]["seeds"] for name in STACK_FILES],
+             for seed in EXP["sweep"]["seeds"] for name in RUN_FILES],
         params:
             runs=json_param(sweep_stack_configs),
             out_dirs=sweep_stack_dirs,
@@ -115,7 +109,7 @@ if config.get("stack_runs", False):
         output:
             [f"{RESULTS}/runs/{regime}/{{task}}/{{model}}/seed{seed}/{name}"
              for regime in EXP["long_training"]["variants"] for seed in EXP["long_training"]["seeds"]
-             for name in STACK_FILES],
+             for name in RUN_FILES],
         params:
             runs=json_param(long_stack_configs),
             out_dirs=long_stack_dirs,

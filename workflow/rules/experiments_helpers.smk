@@ -64,8 +64,10 @@ def ood_runs():
     ones), of the regimes experiments.ood.regimes names; ood_targets() is the main-regime n14 subset of these,
     for the paper's section 5.1 claims."""
     runs = [run for regime in EXP["ood"]["regimes"] for run in planned_runs(regime=regime, task="arithmetic")]
-    return runs + [run for regime in EXP["ood"]["regimes"]
-                   for run in seeds_experiment_runs(regime=regime, task="arithmetic") if run not in runs]
+    runs += [run for regime in EXP["ood"]["regimes"]
+             for run in seeds_experiment_runs(regime=regime, task="arithmetic") if run not in runs]
+    # a snapshot's run trained elsewhere may lack its best.pt (RUN_FILES): nothing to evaluate then
+    return [run for run in runs if not config["finished_runs_only"] or Path(run_dir(**run), "best.pt").exists()]
 
 
 def seeds_experiment_runs(**only):
@@ -125,7 +127,6 @@ def experiment_report_inputs():
 # With stack_runs: true (the project's switch, training_stacked.smk), the sweep's seeds of one width, and the long
 # training's variants and seeds of one model, train as one stack in one process (toobig.multirun): they differ
 # only in seed, regime and weight decay. Stacked runs equal single runs to float rounding, not bit for bit.
-STACK_FILES = ("metrics.csv", "timing.csv", "best.pt", "provenance.json")
 
 
 def sweep_stack_runs(wildcards):

@@ -9,10 +9,7 @@ rule train_model:
         meta=rules.make_dataset.output.meta,
         changed=changed_config_flag,
     output:
-        metrics=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/metrics.csv",
-        timing=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/timing.csv",
-        best=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/best.pt",
-        provenance=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/provenance.json",
+        **run_outputs(),
     params:
         run=json_param(get_run_config),
         device=get_run_device,

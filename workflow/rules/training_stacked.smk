@@ -7,8 +7,6 @@ if config.get("stack_runs", False):
 
     from toobig.multirun import stack_run_configs
 
-    STACK_FILES = ("metrics.csv", "timing.csv", "best.pt", "provenance.json")
-
     rule train_stack:
         input:
             text=rules.make_dataset.output.text,
@@ -18,7 +16,7 @@ if config.get("stack_runs", False):
                                                      for r in config["regimes"]]),
         output:
             [f"{RESULTS}/runs/{regime}/{{task}}/{{model}}/seed{{seed}}/{name}"
-             for regime in config["regimes"] for name in STACK_FILES],
+             for regime in config["regimes"] for name in RUN_FILES],
         params:
             runs=json_param(lambda wc: stack_run_configs(config, wc.task, wc.model, int(wc.seed))),
             out_dirs=lambda wc: [f"{RESULTS}/runs/{regime}/{wc.task}/{wc.model}/seed{wc.seed}"

@@ -31,8 +31,9 @@ def ood_path(results_dir: str | Path, regime: str, model: str, seed: int) -> Pat
 class Measured:
     """Our results, loaded on first use: runs by (regime, task, model, seed), OOD results, the extended run."""
 
-    def __init__(self, config: dict, results_dir: str | Path, extended_dir: str | Path | None = None):
-        self.config, self.results_dir = config, Path(results_dir)
+    def __init__(self, config: dict, results_dir: str | Path, extended_dir: str | Path | None = None,
+                 leave_out: tuple[str, ...] = ()):
+        self.config, self.results_dir, self.leave_out = config, Path(results_dir), leave_out
         self.seeds = list(config.get("seeds", [1337]))
         self.max_iters = config.get("training", {}).get("max_iters")
         self.extended_dir = Path(extended_dir) if extended_dir else runs.run_path(
@@ -41,6 +42,9 @@ class Measured:
 
     def run(self, regime: str, task: str, model: str, seed: int) -> runs.RunResult:
         key = (regime, task, model, seed)
+        if model in self.leave_out:  # judged as not run (over_seeds: the MLT, trained at one seed only)
+            return runs.RunResult(regime, task, model, seed, runs.run_path(self.results_dir, *key), "absent",
+                                  runs.absent_note(model))
         if key not in self._runs:
             self._runs[key] = runs.load_run(self.results_dir, regime, task, model, seed, self.max_iters,
                                             self.config.get("finished_runs_only", False))
@@ -271,13 +275,15 @@ def evaluate_claims(claims: list[dict], measured: Measured) -> pd.DataFrame:
 
 def over_seeds(claims: list[dict], config: dict, results_dir: str | Path, seeds: list[int],
                extended_dir: str | Path | None = None) -> pd.DataFrame:
-    """Every claim judged on each seed alone. A seed counts when its runs cover what the first configured seed's
-    cover (the same "not run" list) and some check ran: then "k/n" = reproduced in k of those n seeds."""
+    """Every claim judged on each seed alone, on the n-models (the MLT is trained at one seed only, so with it no
+    other seed could count). A seed counts when its runs cover what the first configured seed's cover (the same
+    "not run" list) and some check ran: then "k/n" = reproduced in k of those n seeds."""
     first = list(config.get("seeds", [1337]))[0]
     verdicts = {}
     for seed in [first] + [s for s in seeds if s != first]:
         # the extended MLT run is one seed's; the other seeds look for their own (and find none)
-        measured = Measured({**config, "seeds": [seed]}, results_dir, extended_dir if seed == first else None)
+        measured = Measured({**config, "seeds": [seed]}, results_dir, extended_dir if seed == first else None,
+                            leave_out=("mlt",))
         verdicts[seed] = evaluate_claims(claims, measured).set_index("id")[["verdict", "not_run"]]
     rows = []
     for claim_id, base in verdicts[first].iterrows():
