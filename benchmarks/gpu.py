@@ -110,6 +110,29 @@ def measure_trainer(tr: Trainer, iters: int, evals: int) -> dict:
     return dict(step_s=step_s, eval_s=eval_s, loss_s=loss_s, warm=warm)
 
 
+def print_step_profile(name: str, step, iters: int, device: str, top: int = 12) -> None:
+    """torch.profiler over `iters` steps: wall time, the time the device was busy (on CUDA: the kernels' own time;
+    far below the wall time means the host cannot launch fast enough), and the `top` kernels or ops by own time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = device.startswith("cuda")
+    step(), sync(device)
+    t0 = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])) as prof:
+        for _ in range(iters):
+            step()
+        sync(device)
+    wall_ms = (time.perf_counter() - t0) * 1e3 / iters
+    own = "self_device_time_total" if cuda else "self_cpu_time_total"
+    events = sorted((e for e in prof.key_averages() if getattr(e, own) > 0), key=lambda e: -getattr(e, own))
+    busy_ms = sum(getattr(e, own) for e in events) / 1e3 / iters if cuda else None
+    print(f"step profile of {name}, {iters} steps under torch.profiler: {wall_ms:.3f} ms/step wall"
+          + (f", device busy {busy_ms:.3f} ms/step ({100 * busy_ms / wall_ms:.0f}%)" if cuda else ""))
+    print(f"  {'kernel' if cuda else 'op':70s} {'ms/step':>8s} {'calls/step':>10s}")
+    for e in events[:top]:
+        print(f"  {e.key[:70]:70s} {getattr(e, own) / 1e3 / iters:8.3f} {e.count / iters:10.1f}")
+
+
 def run_seconds(m: dict, counts: dict, runs: int = 1) -> float:
     """Wall seconds of `runs` runs trained by one step (a stack when runs > 1): steps once, evaluations per run."""
     return counts["steps"] * m["step_s"] + runs * (counts["evals"] * m["eval_s"] + counts["losses"] * m["loss_s"]) \
@@ -134,6 +157,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-compile", action="store_true", help="eager only (fast start-up; no compile variant)")
     ap.add_argument("--cuda-graphs", action="store_true", help="also time compile + CUDA graphs (CUDA only)")
     ap.add_argument("--no-stack", action="store_true", help="project n-model runs one at a time, not stacked")
+    ap.add_argument("--profile", action="store_true",
+                    help="profile the fastest variant's step: device busy time and the kernels that take it")
     ap.add_argument("--no-projection", action="store_true",
                     help="skip the per-shape projection (each shape compiles anew); the 1.5M-iteration line stays")
     ap.add_argument("--samples", type=int, help="samples per prompt (default: the protocol's 10; tests use 1)")
@@ -181,13 +206,13 @@ def main(argv=None) -> int:
     rows = [("reference (plain eager loop)",
              dict(step_s=timed(lambda: [ref.step() for _ in range(args.iters)], 3) / args.iters,
                   eval_s=timed(ref.evaluate, args.ref_evals), loss_s=None, warm=ref_warm))]
-    ours = {"ours (eager)": measure_trainer(tr, args.iters, args.evals)}
-    rows[0][1]["loss_s"] = ours["ours (eager)"]["loss_s"]  # the reference estimates loss the same way, unbatched
+    variants = {"ours (eager)": tr}
     if not args.no_compile:
-        ours["ours (torch.compile)"] = measure_trainer(trainer(base), args.iters, args.evals)
+        variants["ours (torch.compile)"] = trainer(base)
         if args.cuda_graphs and device.startswith("cuda"):
-            ours["ours (compile + CUDA graphs)"] = measure_trainer(trainer(base, cuda_graphs=True), args.iters,
-                                                                   args.evals)
+            variants["ours (compile + CUDA graphs)"] = trainer(base, cuda_graphs=True)
+    ours = {name: measure_trainer(t, args.iters, args.evals) for name, t in variants.items()}
+    rows[0][1]["loss_s"] = ours["ours (eager)"]["loss_s"]  # the reference estimates loss the same way, unbatched
     rows += list(ours.items())
     best_name, best = min(ours.items(), key=lambda kv: run_seconds(kv[1], FULL))
     if small:
@@ -201,6 +226,9 @@ def main(argv=None) -> int:
         total = run_seconds(m, FULL)
         print(f"{label:30s} {m['step_s'] * 1e3:9.3f} {tokens / m['step_s']:11.0f} {fmt_mfu(flops, m['step_s'], peak):>6s} "
               f"{m['eval_s']:8.3f} {m['loss_s']:10.3f} {m['warm']:10.1f} {total / 60:8.2f} {ref_total / total:7.1f}x")
+
+    if args.profile:
+        print_step_profile(best_name, lambda: ours_step(variants[best_name]), args.iters, device)
 
     # ---- projection: the paper's runs ----------------------------------------------------------------
     if not args.no_projection:  # each shape compiles anew: minutes on a GPU

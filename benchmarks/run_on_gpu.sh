@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The GPU session in one script: the benchmark (alone on the GPU), then the paper's six MLT runs, four at a time
-# on the one GPU (each a `python -m toobig train` process; the joint runs follow the arithmetic ones), packed
-# for the trip home. Uses the python3 that holds torch on the GPU machine; installs nothing (the machines this
-# project rents reach no package index), so the library is imported from src/.
+# The GPU session in one script: the benchmark (alone on the GPU), then the paper's MLT runs not yet committed
+# in results/runs, one after another (each a `python -m toobig train` process), packed for the trip home. One
+# lane by default: on the H200, four runs side by side went no faster than one after another (README "GPU"), and
+# in turn each finished run is one less to redo. Uses the python3 that holds torch on the GPU machine; installs
+# nothing (the machines this project rents reach no package index), so the library is imported from src/.
 #
-#   bash benchmarks/run_on_gpu.sh             # benchmark, the six runs, wait for them, pack (a workstation)
+#   bash benchmarks/run_on_gpu.sh             # benchmark, the runs, wait for them, pack (a workstation)
 #   DEADLINE_S=540 bash benchmarks/run_on_gpu.sh start     # stop waiting after 540 s; the runs go on, detached
 #   DEADLINE_S=200 bash benchmarks/run_on_gpu.sh collect   # a later call on the same machine: wait, then pack
+#   LANES="main/arithmetic;controlled/arithmetic"  ...      # lanes (;) of runs (space) side by side
+#   CUDA_GRAPHS=1 ...                                       # train with --cuda-graphs; BENCH_ARGS: the benchmark's flags
 #
 # Outputs under $OUT (default gpu-run/): run_on_gpu.log, benchmark.txt, gpu.csv, gpu_util.csv and
 # mlt_runs.tar.gz (results/runs/{regime}/{task}/mlt/seed1337/ with metrics.csv, timing.csv, provenance.json and
@@ -28,24 +31,22 @@ exec > >(tee -a "$OUT/run_on_gpu.log") 2>&1
 T0=$SECONDS
 stamp() { echo "== $(date -u +%FT%TZ) +$((SECONDS - T0))s $*"; }
 
-RUNS=(  # lane: runs trained one after another; the lanes run side by side
-  "main/arithmetic main/joint"
-  "controlled/arithmetic controlled/joint"
-  "main/capitals"
-  "controlled/capitals"
-)
+# a lane's runs train one after another, the lanes side by side; the paper's Table 2 first
+IFS=';' read -r -a RUNS <<< "${LANES:-main/arithmetic controlled/arithmetic main/joint controlled/joint main/capitals controlled/capitals}"
+GRAPHS=$([ -n "${CUDA_GRAPHS:-}" ] && echo --cuda-graphs)
 
 run_dir() { echo "$WORK/results/runs/${1%%/*}/${1##*/}/mlt/seed1337"; }
 log_file() { echo "$WORK/results/logs/train_model/${1%%/*}/${1##*/}/mlt/seed1337.log"; }
 
-lane() {  # train each run of a lane in turn (a finished run is skipped: provenance.json exists)
+lane() {  # train each run of a lane in turn (skipped when finished here or committed in results/runs)
   for run in $1; do
     local dir log
     dir=$(run_dir "$run"); log=$(log_file "$run")
     mkdir -p "$(dirname "$log")"
     [ -f "$dir/provenance.json" ] && continue
+    [ -f "results/runs/${run%%/*}/${run##*/}/mlt/seed1337/provenance.json" ] && continue
     "$PY" -m toobig train --config "$CONFIG" --task "${run##*/}" --model mlt --regime "${run%%/*}" --seed 1337 \
-      --data "results/datasets/${run##*/}" --out "$dir" --device "$DEVICE" >> "$log" 2>&1 \
+      --data "results/datasets/${run##*/}" --out "$dir" --device "$DEVICE" $GRAPHS >> "$log" 2>&1 \
       || echo "FAILED: $run (see $log)" >> "$WORK/failed.txt"
   done
 }
@@ -54,27 +55,31 @@ start_runs() {
   stamp "starting the MLT runs: ${#RUNS[@]} lanes on one GPU"
   setsid nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 10 > "$WORK/gpu_util.csv" \
     2>/dev/null < /dev/null &
+  : > "$WORK/lanes.pid"
   for l in "${RUNS[@]}"; do
-    setsid bash -c "$(declare -f lane run_dir log_file); PY='$PY' WORK='$WORK' CONFIG='$CONFIG' DEVICE='$DEVICE'; lane '$l'" \
+    setsid bash -c "$(declare -f lane run_dir log_file); PY='$PY' WORK='$WORK' CONFIG='$CONFIG' DEVICE='$DEVICE' GRAPHS='$GRAPHS'; lane '$l'" \
       > /dev/null 2>&1 < /dev/null &
+    echo $! >> "$WORK/lanes.pid"
   done
 }
 
-all_finished() {
-  for l in "${RUNS[@]}"; do for run in $l; do [ -f "$(run_dir "$run")/provenance.json" ] || return 1; done; done
+lanes_alive() {  # a lane ends when its last run ends (or is killed)
+  while read -r pid; do kill -0 "$pid" 2>/dev/null && return 0; done < "$WORK/lanes.pid"
+  return 1
 }
 
-wait_runs() {  # a progress line per run every 30 s, until all finished, a failure, or the deadline
-  while ! all_finished; do
+wait_runs() {  # a progress line per run every 30 s, until every lane has ended or the deadline
+  while lanes_alive; do
     if [ "$DEADLINE_S" -gt 0 ] && [ $((SECONDS - T0)) -ge "$DEADLINE_S" ]; then stamp "deadline: packing what exists"; return; fi
     [ -s "$WORK/failed.txt" ] && { cat "$WORK/failed.txt"; }
-    sleep 30
+    left=$((DEADLINE_S > 0 ? DEADLINE_S - (SECONDS - T0) : 30))
+    sleep $((left < 30 ? left : 30))
     stamp "progress"
     for l in "${RUNS[@]}"; do for run in $l; do
       f=$(log_file "$run"); [ -f "$f" ] && echo "  $run: $(grep -E 'iter|error|Error' "$f" | tail -1 | cut -c1-150)"
     done; done
   done
-  stamp "every MLT run finished"
+  stamp "every lane has ended"
 }
 
 pack() {
@@ -92,8 +97,8 @@ if [ "$PHASE" != collect ]; then
   fi
   if [ -z "${SKIP_BENCH:-}" ]; then
     stamp "benchmark (alone on the GPU)"
-    timeout "${BENCH_TIMEOUT_S:-240}" "$PY" benchmarks/gpu.py --device "$DEVICE" --iters 20 --evals 2 --no-projection \
-      2>&1 | tee "$OUT/benchmark.txt"
+    timeout "${BENCH_TIMEOUT_S:-240}" "$PY" benchmarks/gpu.py --device "$DEVICE" \
+      ${BENCH_ARGS:---iters 20 --evals 2 --no-projection --cuda-graphs --profile} 2>&1 | tee "$OUT/benchmark.txt"
   fi
   start_runs
 fi

@@ -33,14 +33,18 @@ def test_gpu_benchmark_prints_every_figure_on_cpu():
                      text)
 
 
-def test_gpu_benchmark_without_projection_keeps_the_headline_and_the_long_run_line():
+def test_gpu_benchmark_profiles_the_step_and_can_skip_the_projection():
     out = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "gpu.py"), "--device", "cpu", "--model", "n14", "--iters", "2",
-         "--evals", "1", "--no-compile", "--samples", "1", "--loss-batches", "2", "--no-projection"],
+         "--evals", "1", "--no-compile", "--samples", "1", "--loss-batches", "2", "--no-projection", "--profile"],
         capture_output=True, text=True, timeout=300, cwd=REPO)
     assert out.returncode == 0, out.stderr
     assert "ours (eager)" in out.stdout and "1.5M-iteration run" in out.stdout
     assert "projection with" not in out.stdout and "paper runs" not in out.stdout
+    assert re.search(r"step profile of ours \(eager\), 2 steps under torch.profiler: " + NUMBER + " ms/step wall$",
+                     out.stdout, re.M)
+    ops = dict(re.findall(r"^  (aten::\w+)\s+(" + NUMBER + r")\s+" + NUMBER + "$", out.stdout, re.M))
+    assert "aten::mm" in ops and len(ops) >= 5  # the step's own ops, by time: the matmuls among them
 
 
 def test_cpu_benchmark_prints_the_reference_ours_and_a_stack_per_run():
