@@ -53,8 +53,7 @@ def test_committed_claims_and_experiment_tables_follow_from_the_committed_runs(t
 
     monkeypatch.chdir(ROOT)
     config = snapshot_config()
-    paper = {(r, t, m, s) for r in config["regimes"] for t in config["tasks"] for m in config["models"]
-             for s in config["seeds"]}
+    paper = {tuple(run.values()) for run in X.paper_runs(config)}
     runs = {name: X.experiment_runs(config, name) for name in ("seeds", "sweep", "long_training")}
     A.write_seeds_tables(runs["seeds"], "results", tmp_path / "seeds.csv", tmp_path / "seeds_outcomes.csv", paper)
     A.write_sweep(runs["sweep"], "results", {"model_settings": config["model_settings"]}, tmp_path / "sweep.csv",
@@ -80,8 +79,16 @@ def test_committed_claims_and_experiment_tables_follow_from_the_committed_runs(t
         name = str(path.relative_to(experiments))
         resampled[name] = A.write_variants(f"results/runs/{regime}/{task}/{model}/{path.stem}/best.pt", config["data"],
                                            config["experiments"]["sensitivity_eval"]["variants"], tmp_path / name)
-    # out of domain: the paper's n14/n28/n56 and the 16 seed runs of n14/n28, both regimes; n14/n28 x 2 tasks re-sampled
-    assert len(resampled) == 6 + 16 + 4
+    # out of domain: every finished arithmetic n-model run of the paper and of the seeds experiment, both regimes;
+    # evaluation sensitivity: n14/n28 x 2 tasks
+    def evaluable(run):  # finished, with its checkpoint (a GPU run may have come home without one)
+        folder = Path(f"results/runs/{run['regime']}/arithmetic/{run['model']}/seed{run['seed']}")
+        return (folder / "provenance.json").exists() and (folder / "best.pt").exists()
+
+    arithmetic = [run for run in X.paper_runs(config) + runs["seeds"] if run["task"] == "arithmetic" and evaluable(run)]
+    assert {name for name in resampled if name.startswith("ood/")} == \
+        {f"ood/{run['regime']}/{run['model']}/seed{run['seed']}/samples.csv" for run in arithmetic}
+    assert len([name for name in resampled if name.startswith("sensitivity/")]) == 4
     for name in compared + list(resampled):
         ours = pd.read_csv(tmp_path / name, dtype=str, keep_default_na=False)
         committed = pd.read_csv(experiments / name, dtype=str, keep_default_na=False)

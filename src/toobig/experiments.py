@@ -146,6 +146,12 @@ def _run(regime, task, model, seed) -> dict:
     return {"regime": regime, "task": task, "model": model, "seed": int(seed)}
 
 
+def paper_runs(config: dict) -> list[dict]:
+    """The paper's runs the config plans: every regime x task x model x seed."""
+    return [_run(regime, task, model, seed) for regime in config["regimes"] for task in config["tasks"]
+            for model in config["models"] for seed in config["seeds"]]
+
+
 def experiment_runs(config: dict, name: str) -> list[dict]:
     """The training runs experiment `name` reads (some are the paper's own runs); [] for evaluation-only ones."""
     exp = experiments_section(config)[name]

@@ -48,13 +48,7 @@ def mlt_planned():
 
 def all_runs():
     """Every configured run of the paper, planned here or not: one dict per run."""
-    return [
-        dict(regime=regime, task=task, model=model, seed=seed)
-        for regime in config["regimes"]
-        for task in config["tasks"]
-        for model in config["models"]
-        for seed in config["seeds"]
-    ]
+    return X.paper_runs(config)
 
 
 def finished(run):

@@ -123,8 +123,7 @@ def provenance_rows(config: dict, results_dir: str | Path) -> tuple[list[dict], 
 def unfinished_experiment_runs(config: dict, results_dir: str | Path) -> list[dict]:
     """One row per run beyond the paper's that a switched-on experiment plans and that has not finished (no
     provenance.json), naming the experiments that read it."""
-    paper_runs = {(r, t, m, int(s)) for r in config.get("regimes", ()) for t in config.get("tasks", ())
-                  for m in config.get("models", ()) for s in config.get("seeds", ())}
+    paper_runs = {tuple(run.values()) for run in X.paper_runs(config)}
     wanted: dict[tuple, list[str]] = {}
     for name in X.experiments_section(config):
         if X.enabled(config, name):
