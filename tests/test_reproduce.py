@@ -13,8 +13,10 @@ import pytest
 import yaml
 
 from toobig.analysis.claims import write_claims
+from toobig.analysis.runs import best_row, read_metrics
 from toobig.analysis.tables import write_table
 from toobig.config import load_config
+from toobig.train import cpu_name
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = ROOT / "tests" / "expected"
@@ -145,5 +147,25 @@ def test_table2_headline_retrains_to_the_committed_metrics(tmp_path):
     for m, proc in procs.items():
         _, err = proc.communicate(timeout=2400)
         assert proc.returncode == 0, err[-2000:]
+    if REFERENCE_VENDOR in cpu_name():
+        for m, path in committed.items():
+            assert (tmp_path / m / "metrics.csv").read_bytes() == path.read_bytes(), f"{m} no longer reproduces"
+        return
+    # Another kind of processor rounds differently from the first steps on (its BLAS takes other kernels; seen on
+    # AMD EPYC: n14's loss at iteration 250 is 1.870 instead of 1.894), so no byte can be expected to match. What
+    # must still follow is what Table 2 is read for, at the best evaluation: whether the held-out (5,7) answers
+    # are all right, all wrong or in between, and whether the seen arithmetic reaches 97.8%.
     for m, path in committed.items():
-        assert (tmp_path / m / "metrics.csv").read_bytes() == path.read_bytes(), f"{m} no longer reproduces"
+        ours, theirs = (best_row(read_metrics(f)) for f in (tmp_path / m / "metrics.csv", path))
+        assert table2_outcome(ours) == table2_outcome(theirs), \
+            f"{m} on {cpu_name()}: {table2_outcome(ours)}; committed (trained on {REFERENCE_VENDOR}): {table2_outcome(theirs)}"
+
+
+# The committed Table 2 runs were trained, and retrained byte for byte by this test, on Intel Xeon (AVX-512) machines.
+REFERENCE_VENDOR = "GenuineIntel"
+
+
+def table2_outcome(row) -> tuple[str, bool]:
+    held = int(row["heldout_correct"])
+    seen = min(row["add_correct"] / row["add_total"], row["sub_correct"] / row["sub_total"])
+    return ("all 40" if held == 40 else "none" if held == 0 else "some"), bool(seen >= 0.978)

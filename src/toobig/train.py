@@ -107,6 +107,18 @@ def git_commit() -> str:
         return "unknown"
 
 
+def cpu_name() -> str:
+    """The processor, "model (vendor)": CPU runs are byte-reproducible on one kind of processor, not across kinds
+    (the BLAS picks other kernels, so the float rounding differs from the first steps on)."""
+    try:
+        fields = dict(tuple(part.strip() for part in line.split(":", 1))
+                      for line in Path("/proc/cpuinfo").read_text().splitlines() if ":" in line)
+    except OSError:
+        fields = {}
+    model, vendor = fields.get("model name", platform.processor() or "unknown"), fields.get("vendor_id", "")
+    return f"{model} ({vendor})" if vendor else model
+
+
 def _format_row(row: dict) -> str:
     return ",".join("" if row.get(c) is None else repr(row[c]) if isinstance(row[c], float) else str(row[c])
                     for c in METRIC_COLUMNS)
@@ -335,6 +347,7 @@ class Trainer:
             "python_version": platform.python_version(),
             "device": torch.cuda.get_device_name(self.device) if self.device.startswith("cuda") else f"cpu ({platform.machine()})",
             "threads": torch.get_num_threads(),
+            "cpu": cpu_name(),
             "precision": "bf16 autocast" if self.device.startswith("cuda") else "float32",
             "wall_seconds": round(wall, 1),
             "parameters": self.model.num_params(),

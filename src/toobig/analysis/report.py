@@ -109,7 +109,9 @@ def provenance_rows(config: dict, results_dir: str | Path) -> tuple[list[dict], 
                     absent.append({"run": run.label, "reason": run.note})
                 present.append({"run": run.label, "dir": str(run.path), "status": run.status,
                                 "commit": str(p.get("git_commit", ""))[:12], "config_hash": p.get("config_hash", ""),
-                                "device": p.get("device", ""), "gpu": not p.get("device", "cpu").startswith("cpu"),
+                                "device": p.get("device", "") + (f"; {p['cpu']}" if p.get("cpu") and
+                                                                 p.get("device", "").startswith("cpu") else ""),
+                                "gpu": not p.get("device", "cpu").startswith("cpu"),
                                 "best_kept": (run.path / "best.pt").exists(),
                                 "precision": p.get("precision", ""),
                                 "torch": p.get("torch_version", ""), "threads": p.get("threads", ""),
