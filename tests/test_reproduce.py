@@ -115,14 +115,30 @@ def test_ci_slice_of_the_dag_matches_the_expected_outputs(tmp_path):
     )
     assert res.returncode == 0, res.stderr[-3000:]
     out = tmp_path / "results"
-    # CPU training is deterministic on one machine kind: metrics must match byte for byte
+    # CPU training is deterministic on one kind of processor: there, metrics must match byte for byte. Another
+    # kind rounds differently from the first steps on (see test_table2_headline...): there the schedule, the
+    # evaluation totals and the columns must match, and the losses within 5% (at most 2.9% seen on AMD EPYC after
+    # these 1,000 iterations; the difference grows with training), but not the accuracies, which jump by hundreds
+    # of answers between neighbouring evaluations while a model learns.
+    reference = REFERENCE_VENDOR in cpu_name()
     for regime, task, model in CI_RUNS:
         got = out / "runs" / regime / task / model / "seed1337" / "metrics.csv"
         want = EXPECTED / "ci" / regime / task / model / "metrics.csv"
-        assert filecmp.cmp(got, want, shallow=False), f"{regime}/{task}/{model} metrics.csv differs from {want}"
-    for n in (2, 3):  # every column but run_dir, which names this test's temporary folder
+        if reference:
+            assert filecmp.cmp(got, want, shallow=False), f"{regime}/{task}/{model} metrics.csv differs from {want}"
+            continue
+        ours, theirs = pd.read_csv(got), pd.read_csv(want)
+        fixed = ["iter", "lr"] + [c for c in theirs.columns if c.endswith("_total")]
+        assert list(ours.columns) == list(theirs.columns)
+        pd.testing.assert_frame_equal(ours[fixed], theirs[fixed])
+        for loss in ("batch_loss", "train_loss", "val_loss"):
+            pd.testing.assert_series_equal(ours[loss], theirs[loss], rtol=0.05, check_exact=False)
+    for n in (2, 3):  # every column but run_dir, which names this test's temporary folder (and, see above,
+        # on another kind of processor the measured ones)
         got = pd.read_csv(out / "tables" / f"table{n}.csv").drop(columns="run_dir")
         want = pd.read_csv(EXPECTED / "ci" / f"table{n}.csv").drop(columns="run_dir")
+        if not reference:
+            got, want = got.drop(columns=measured_columns(want)), want.drop(columns=measured_columns(want))
         pd.testing.assert_frame_equal(got, want)
     for n in range(1, 8):
         assert (out / "figures" / f"figure{n}.png").stat().st_size > 10_000
@@ -163,6 +179,14 @@ def test_table2_headline_retrains_to_the_committed_metrics(tmp_path):
 
 # The committed Table 2 runs were trained, and retrained byte for byte by this test, on Intel Xeon (AVX-512) machines.
 REFERENCE_VENDOR = "GenuineIntel"
+
+
+def measured_columns(table: pd.DataFrame) -> list[str]:
+    """A paper table's columns that depend on what training measured: the best evaluation and each metric's value,
+    count, difference from the paper and whether it matches the paper's printed value."""
+    metrics = [c.removesuffix("_correct") for c in table.columns if c.endswith("_correct") and not c.startswith("paper_")]
+    return ["best_iter"] + [c for c in table.columns
+                            if c in metrics or any(c == m + end for m in metrics for end in ("_correct", "_diff", "_matches_printed"))]
 
 
 def table2_outcome(row) -> tuple[str, bool]:
