@@ -307,7 +307,9 @@ def draw_seeds(summaries: pd.DataFrame, cells: pd.DataFrame):
     done = summaries[summaries["status"] == "complete"] if len(summaries) else summaries
     panels = [(t, m) for t, metrics in SEEDS_FIGURE_METRICS.items() for m in metrics
               if len(done) and (done["task"] == t).any()]
-    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(0.6 + 3.4 * max(len(panels), 1), 4.0), squeeze=False)
+    columns = len(cells[["model", "regime"]].drop_duplicates()) if len(cells) else 1  # labels need ~0.75 in each
+    fig, axes = plt.subplots(1, max(len(panels), 1), squeeze=False,
+                             figsize=(0.6 + max(3.4, 0.75 * columns) * max(len(panels), 1), 4.0))
     for ax, (task, metric) in zip(axes[0], panels):
         shown = cells[(cells["task"] == task) & (cells["metric"] == metric) & (cells["seeds_complete"] > 0)]
         for x, cell in enumerate(shown.to_dict("records")):
