@@ -1,6 +1,7 @@
 """benchmarks/gpu.py runs on the CPU with tiny counts and prints every figure of its table."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -75,3 +76,39 @@ def test_cpu_benchmark_names_an_unknown_inductor_option():
     out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "train_speed.py"), "--inductor", "no_such=1"],
                          capture_output=True, text=True, timeout=300, cwd=REPO)
     assert out.returncode != 0 and "torch._inductor.config has no option 'no_such'" in out.stderr
+
+
+def test_gpu_session_script_trains_what_is_not_committed_and_packs_it_without_checkpoints(tmp_path):
+    """benchmarks/run_on_gpu.sh on the CPU with a tiny MLT: the committed capitals MLT runs are skipped, the other
+    four trained in one lane, and the tarball holds their metrics, timing, provenance and logs but no checkpoint."""
+    import tarfile
+
+    import yaml
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["training"].update(max_iters=20, eval_interval=10, loss_interval=10, loss_batches=2, checkpoint_interval=10,
+                              compile=False)
+    config["evaluation"]["samples_per_prompt"] = 1
+    config["model_settings"]["mlt"].update(n_layer=1, n_head=2, n_embd=12)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "WORK": str(tmp_path / "work"), "DEVICE": "cpu",
+           "CONFIG": str(tmp_path / "tiny.yaml"), "SKIP_BENCH": "1", "PYTHON": sys.executable,
+           "TOOBIG_GIT_COMMIT": "c" * 40}
+    out = subprocess.run(["bash", str(REPO / "benchmarks" / "run_on_gpu.sh")], capture_output=True, text=True,
+                         timeout=600, cwd=REPO, env=env)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "every lane has ended" in out.stdout
+    with tarfile.open(tmp_path / "out" / "mlt_runs.tar.gz") as tar:
+        names = set(tar.getnames())
+    committed = {f"{r}/capitals" for r in ("main", "controlled")
+                 if (REPO / f"results/runs/{r}/capitals/mlt/seed1337/provenance.json").exists()}
+    trained = {f"{r}/{t}" for r in ("main", "controlled") for t in ("arithmetic", "capitals", "joint")} - committed
+    assert {n.split("/")[2] + "/" + n.split("/")[3] for n in names if n.endswith("/provenance.json")} == trained
+    for run in trained:
+        for f in ("metrics.csv", "timing.csv", "provenance.json"):
+            assert f"results/runs/{run}/mlt/seed1337/{f}" in names
+        assert f"results/logs/train_model/{run}/mlt/seed1337.log" in names
+    assert not any(n.endswith((".pt", ".tmp")) for n in names)
+    provenance = tarfile.open(tmp_path / "out" / "mlt_runs.tar.gz").extractfile(
+        f"results/runs/{sorted(trained)[0]}/mlt/seed1337/provenance.json").read().decode()
+    assert '"git_commit": "' + "c" * 40 in provenance  # the commit the caller names, not a stale .git's
