@@ -218,6 +218,25 @@ def test_a_changed_setting_retrains_a_finished_run_without_snakemake_records(tmp
     assert dry({})[0] == {} and not data_mark.exists()
 
 
+def test_a_changed_blog_data_setting_rewrites_the_blog_dataset_without_snakemake_records(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results" / "blog" / "data", results / "blog" / "data")
+    target = ["--", f"{results}/blog/data/train.txt"]
+    mark = results / "blog/data/config_changed.txt"
+    blog = yaml.safe_load((ROOT / "config.yaml").read_text())["blog"]
+
+    def dry(overrides):
+        res = snakemake("-n", *target, tmp_path=tmp_path, overrides={"results_dir": str(results), **overrides})
+        assert res.returncode == 0, res.stderr[-2000:]
+        return planned_jobs(res.stdout + res.stderr), res.stdout + res.stderr
+
+    assert dry({})[0] == {}  # the committed dataset matches the settings
+    jobs, out = dry({"blog": {**blog, "data": {**blog["data"], "n_lines": 500}}})
+    assert jobs == {"make_blog_dataset": 1} and f"Updated input files: {mark}" in out
+    assert "train.txt differs from what the blog.data settings give now" in mark.read_text()
+    assert dry({})[0] == {} and not mark.exists()  # the change undone: the mark goes too
+
+
 TRAINING_RULES = {"make_dataset", "make_blog_dataset", "train_model", "train_stack", "train_experiment", "train_sweep",
                   "train_sweep_stack", "train_long_stack", "train_blog_model"}
 

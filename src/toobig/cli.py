@@ -66,12 +66,10 @@ def cmd_train_many(args) -> None:
 
 
 def cmd_blog_data(args) -> None:
-    from .blog.data import make_dataset
+    from .blog.data import write_dataset
 
     d = json_argument(args.data_json, "--data-json") if args.data_json else load_config(args.config)["blog"]["data"]
-    counts = make_dataset(Path(args.out) / "train.txt", Path(args.out) / "heldout.txt", d["n_lines"], d["data_seed"],
-                          d["operand_min"], d["operand_max"], d["division_decimals"], d["heldout_fraction"])
-    atomic_write_text(Path(args.out) / "counts.json", json.dumps(counts, indent=2) + "\n")
+    counts = write_dataset(d, args.out)
     print(f"wrote {args.out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 

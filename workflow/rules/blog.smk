@@ -9,6 +9,8 @@ include: "blog_helpers.smk"
 
 
 rule make_blog_dataset:
+    input:
+        changed=blog_data_changed_flag,
     output:
         train=f"{BLOG}/data/train.txt",
         heldout=f"{BLOG}/data/heldout.txt",

@@ -2,6 +2,7 @@
 # can be included without common.smk.
 import json
 
+from toobig.blog.data import dataset_changes as blog_dataset_changes
 from toobig.provenance import changed_mark_inputs, config_changes
 
 BLOG = f"{config.get('results_dir', 'results')}/blog"
@@ -30,6 +31,13 @@ def blog_run_params(wildcards):
     """The resolved settings of one run as JSON (the command line's --run-json); a config edit changes them and
     so re-triggers the run."""
     return json.dumps(blog_run_settings(wildcards), sort_keys=True)
+
+
+def blog_data_changed_flag(wildcards):
+    """changed_data_flag for the blog dataset: written again when its files differ from what blog.data gives now."""
+    folder = f"{BLOG}/data"
+    return changed_mark_inputs(folder, [] if config.get("finished_runs_only") else
+                               blog_dataset_changes(config["blog"]["data"], folder))
 
 
 def blog_changed_flag(wildcards):

@@ -12,12 +12,15 @@ division_decimals = k >= 0, `f"{a / b:.{k}f}"`. The held-out split is a seeded p
 """
 from __future__ import annotations
 
+import json
 import random
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from toobig.blog.config import OPERATIONS
 from toobig.fsutil import atomic_write_text
+from toobig.provenance import clear_changed_mark
 
 
 @dataclass(frozen=True)
@@ -103,3 +106,30 @@ def make_dataset(train_path: str | Path, heldout_path: str | Path, n_lines: int,
         "train": {op: sum(p.op == op for p in train) for op in OPERATIONS},
         "heldout": {op: sum(p.op == op for p in held) for op in OPERATIONS},
     }
+
+
+DATASET_FILES = ("train.txt", "heldout.txt", "counts.json")
+
+
+def write_dataset(data_cfg: dict, out_dir: str | Path) -> dict:
+    """The dataset of the config's blog.data settings in out_dir (DATASET_FILES); returns the counts."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    d = data_cfg
+    counts = make_dataset(out_dir / "train.txt", out_dir / "heldout.txt", d["n_lines"], d["data_seed"],
+                          d["operand_min"], d["operand_max"], d["division_decimals"], d["heldout_fraction"])
+    atomic_write_text(out_dir / "counts.json", json.dumps(counts, indent=2) + "\n")
+    clear_changed_mark(out_dir)
+    return counts
+
+
+def dataset_changes(data_cfg: dict, out_dir: str | Path) -> list[str]:
+    """The files of a written blog dataset that the blog.data settings would now write otherwise; [] for one that
+    matches them or is not written yet. Building it takes milliseconds, so the files themselves are compared."""
+    out_dir = Path(out_dir)
+    if not (out_dir / "counts.json").exists():
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        write_dataset(data_cfg, tmp)
+        return [f"{name} differs from what the blog.data settings give now" for name in DATASET_FILES
+                if not (out_dir / name).exists() or (out_dir / name).read_bytes() != (Path(tmp) / name).read_bytes()]
