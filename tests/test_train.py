@@ -278,3 +278,13 @@ def test_provenance_commit_prefers_the_one_the_gpu_script_names(monkeypatch):
     assert git_commit() == (head or "unknown")
     monkeypatch.setenv("TOOBIG_GIT_COMMIT", "f" * 40)
     assert git_commit() == "f" * 40
+
+
+def test_provenance_names_the_commit_the_run_started_with(make_cfg, dataset_dirs, tmp_path, monkeypatch):
+    """A run that trains while HEAD moves on records the code it started with, not the commit at its end."""
+    monkeypatch.setenv("TOOBIG_GIT_COMMIT", "a" * 40)
+    trainer = Trainer(make_cfg(max_iters=10, eval_interval=10, loss_interval=10), dataset_dirs["arithmetic"],
+                      tmp_path, **QUIET)
+    monkeypatch.setenv("TOOBIG_GIT_COMMIT", "b" * 40)
+    trainer.run()
+    assert json.loads((tmp_path / "provenance.json").read_text())["git_commit"] == "a" * 40

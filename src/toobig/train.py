@@ -144,6 +144,7 @@ class Trainer:
         self.data = torch.tensor(self.vocab.encode(text), dtype=torch.long, device=self.device)
         self.prompts = training_prompts(prompt_sets, cfg.grid)
         self.tag = f"{cfg.task}/{cfg.model}/{cfg.regime}/seed{cfg.seed}"
+        self.commit = git_commit()  # the code that runs is the code at the start; HEAD may move while it trains
 
         seed_everything(cfg.seed)
         self.model = build_model(cfg, len(self.vocab.chars)).to(self.device)
@@ -341,7 +342,7 @@ class Trainer:
             "config": self.cfg.to_dict(),
             "config_hash": self.cfg.config_hash(),
             "training_version": TRAINING_VERSION,
-            "git_commit": git_commit(),
+            "git_commit": self.commit,
             "toobig_version": __version__,
             "torch_version": torch.__version__,
             "python_version": platform.python_version(),
