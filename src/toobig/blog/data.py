@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import random
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,43 +83,64 @@ def parse_line(line: str) -> Problem:
     return Problem(op, int(a), int(b), result)
 
 
+def lines_text(problems: list[Problem]) -> str:
+    return "".join(p.line + "\n" for p in problems)
+
+
 def write_lines(problems: list[Problem], path: str | Path) -> None:
-    atomic_write_text(path, "".join(p.line + "\n" for p in problems))
+    atomic_write_text(path, lines_text(problems))
 
 
 def read_lines(path: str | Path) -> list[Problem]:
     return [parse_line(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
-def make_dataset(train_path: str | Path, heldout_path: str | Path, n_lines: int, seed: int,
-                 operand_min: int = 1, operand_max: int = 1000, division_decimals: int = -1,
-                 heldout_fraction: float = 0.1) -> dict:
-    """Write train and held-out files; return their counts per operation."""
+def split_dataset(n_lines: int, seed: int, operand_min: int = 1, operand_max: int = 1000,
+                  division_decimals: int = -1, heldout_fraction: float = 0.1) -> tuple[list[Problem], list[Problem]]:
+    """(training problems, held-out problems)."""
     problems = generate_problems(n_lines, seed, operand_min, operand_max, division_decimals)
     train_idx, held_idx = split_heldout(n_lines, heldout_fraction, seed)
-    train = [problems[i] for i in train_idx]
-    held = [problems[i] for i in held_idx]
-    write_lines(train, train_path)
-    write_lines(held, heldout_path)
+    return [problems[i] for i in train_idx], [problems[i] for i in held_idx]
+
+
+def operation_counts(train: list[Problem], held: list[Problem]) -> dict:
     return {
         "train": {op: sum(p.op == op for p in train) for op in OPERATIONS},
         "heldout": {op: sum(p.op == op for p in held) for op in OPERATIONS},
     }
 
 
-DATASET_FILES = ("train.txt", "heldout.txt", "counts.json")
+def make_dataset(train_path: str | Path, heldout_path: str | Path, n_lines: int, seed: int,
+                 operand_min: int = 1, operand_max: int = 1000, division_decimals: int = -1,
+                 heldout_fraction: float = 0.1) -> dict:
+    """Write train and held-out files; return their counts per operation."""
+    train, held = split_dataset(n_lines, seed, operand_min, operand_max, division_decimals, heldout_fraction)
+    write_lines(train, train_path)
+    write_lines(held, heldout_path)
+    return operation_counts(train, held)
+
+
+DATASET_FILES = ("train.txt", "heldout.txt", "counts.json")  # counts.json last: it marks a complete dataset
+
+
+def dataset_files(data_cfg: dict) -> dict[str, str]:
+    """The text of each of DATASET_FILES for the config's blog.data settings."""
+    d = data_cfg
+    train, held = split_dataset(d["n_lines"], d["data_seed"], d["operand_min"], d["operand_max"],
+                                d["division_decimals"], d["heldout_fraction"])
+    return {"train.txt": lines_text(train), "heldout.txt": lines_text(held),
+            "counts.json": json.dumps(operation_counts(train, held), indent=2) + "\n"}
 
 
 def write_dataset(data_cfg: dict, out_dir: str | Path) -> dict:
     """The dataset of the config's blog.data settings in out_dir (DATASET_FILES); returns the counts."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    d = data_cfg
-    counts = make_dataset(out_dir / "train.txt", out_dir / "heldout.txt", d["n_lines"], d["data_seed"],
-                          d["operand_min"], d["operand_max"], d["division_decimals"], d["heldout_fraction"])
-    atomic_write_text(out_dir / "counts.json", json.dumps(counts, indent=2) + "\n")
+    files = dataset_files(data_cfg)
+    for name in DATASET_FILES:
+        atomic_write_text(out_dir / name, files[name])
     clear_changed_mark(out_dir)
-    return counts
+    return json.loads(files["counts.json"])
 
 
 def dataset_changes(data_cfg: dict, out_dir: str | Path) -> list[str]:
@@ -129,7 +149,6 @@ def dataset_changes(data_cfg: dict, out_dir: str | Path) -> list[str]:
     out_dir = Path(out_dir)
     if not (out_dir / "counts.json").exists():
         return []
-    with tempfile.TemporaryDirectory() as tmp:
-        write_dataset(data_cfg, tmp)
-        return [f"{name} differs from what the blog.data settings give now" for name in DATASET_FILES
-                if not (out_dir / name).exists() or (out_dir / name).read_bytes() != (Path(tmp) / name).read_bytes()]
+    return [f"{name} differs from what the blog.data settings give now"
+            for name, text in dataset_files(data_cfg).items()
+            if not (out_dir / name).exists() or (out_dir / name).read_text() != text]
