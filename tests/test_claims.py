@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
-from analysis_fixtures import PAPER_DIR, E, paper_world, small_config, write_run
+from analysis_fixtures import PAPER_DIR, REPO, E, paper_world, small_config, write_run
 from toobig.analysis import claims, ood, paper
 
 
@@ -119,21 +119,25 @@ def test_write_claims_csv(world, tmp_path):
 
 
 def test_ood_evaluation_counts_and_is_deterministic(tmp_path, config):
-    from toobig.checkpoint import make_checkpoint
-    from toobig.config import resolve_run
-    from toobig.data import arithmetic_text, vocabulary
-    from toobig.train import build_model
+    """The paper's own n14 run (committed): totals, the seeded sampler, and counts that are not all zero."""
+    from toobig.checkpoint import load_checkpoint
 
-    cfg = resolve_run(config, "arithmetic", "n14", "main", 1337)
-    vocab = vocabulary(arithmetic_text())
-    torch.manual_seed(0)
-    model = build_model(cfg, len(vocab))
-    torch.save(make_checkpoint("best", model, cfg, vocab, iter=0, score=0.0), tmp_path / "best.pt")
+    best_pt = REPO / "results/runs/main/arithmetic/n14/seed1337/best.pt"
     out = tmp_path / "ood.csv"
-    first = ood.write_ood(tmp_path / "best.pt", config["data"], out)
+    first = ood.write_ood(best_pt, config["data"], out)
     assert (first["ood_add_total"], first["ood_sub_total"]) == (3000, 3000)  # 300 pairs x 10 samples per operator
-    assert ood.evaluate_ood(tmp_path / "best.pt") == first
+    assert first["ood_sub_correct"] > 0  # the paper: 4.75% of its subtractions right
+    assert ood.evaluate_ood(best_pt) == first
     assert list(pd.read_csv(out).columns) == list(ood.COLUMNS)
+    # at temperature 1 the draws matter: the run's seed fixes them, another seed changes them
+    ckpt = load_checkpoint(best_pt)
+    counts = {}
+    for seed in (1337, 1337, 1338):
+        ckpt["run_config"].update(temperature=1.0, seed=seed)
+        torch.save(ckpt, tmp_path / "hot.pt")
+        row = ood.evaluate_ood(tmp_path / "hot.pt")
+        counts.setdefault(seed, []).append(tuple(v for k, v in row.items() if k.endswith(("_correct", "_terminated"))))
+    assert counts[1337][0] == counts[1337][1] != counts[1338][0]
 
 
 def test_each_claim_is_judged_on_each_seed_that_covers_the_same_runs(world):

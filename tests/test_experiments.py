@@ -17,6 +17,7 @@ from analysis_fixtures import E, PAPER_DIR, REPO, small_config, write_run
 from toobig import experiments as X
 from toobig.analysis import experiments as A
 from toobig.analysis import figures
+from toobig.analysis import runs
 from toobig.analysis.ood import evaluate_ood
 from toobig.config import ConfigError, resolve_run
 from toobig.data import write_dataset
@@ -134,8 +135,6 @@ def test_heldout_by_expression_tells_the_four_expressions_apart(tmp_path, tiny_r
     (no provenance.json) and a capitals run are left out."""
     import shutil
 
-    from toobig.analysis import runs
-
     tmp, config = tiny_run
     run = tmp / "run"
     results = tmp_path / "results"
@@ -180,8 +179,9 @@ def test_seed_outcomes_count_the_seeds_where_a_claim_holds(tmp_path):
     assert outcomes.set_index(["model", "outcome"]).loc[("n28", "no extrapolation (held-out 0/40 at the best row)"), "k_of_n"] == "1/1"
     assert outcomes.set_index(["model", "outcome"]).loc[("n28", "seen arithmetic >= 97.8% (addition and subtraction)"), "k_of_n"] == "1/1"
     held = cells.set_index(["model", "metric"]).loc[("n14", "heldout_correct")]
-    mean, low, high, n = X.mean_interval([40, 40, 0, 40, 12])  # 26.4 +- 22.3: the upper end passes 40
-    assert (held["mean"], held["ci95_low"], held["ci95_high"], held["seeds_complete"]) == (26.4, low, 40, 5)
+    # s = 19.0997, t(0.975, 4) = 2.776 (the table's 3 decimals): 26.4 +- 23.7117; the upper end passes 40, clipped
+    assert (held["mean"], held["ci95_high"], held["seeds_complete"]) == (26.4, 40, 5)
+    assert held["ci95_low"] == pytest.approx(2.68834, abs=1e-5)
     assert held["wall_seconds"] == 5 * 12.5 and held["extra_wall_seconds"] == 4 * 12.5  # seed 1337 is a paper run
     assert cells.set_index(["model", "metric"]).loc[("n28", "heldout_correct"), "seeds_planned"] == 2
 
@@ -294,13 +294,23 @@ def tiny_run(tmp_path_factory):
     return tmp, config
 
 
-def test_ood_samples_match_the_evaluate_ood_counts(tiny_run):
-    tmp, config = tiny_run
-    samples = A.write_ood_samples(tmp / "run" / "best.pt", config["data"], tmp / "samples.csv")
-    counts = evaluate_ood(tmp / "run" / "best.pt")
+# the paper's own n14 run (committed): it answers some out-of-domain subtractions right, so counts are not all 0
+PAPER_N14 = REPO / "results/runs/main/arithmetic/n14/seed1337/best.pt"
+
+
+def test_ood_samples_match_the_evaluate_ood_counts(tmp_path):
+    tmp, config = tmp_path, yaml.safe_load((REPO / "config.yaml").read_text())
+    samples = A.write_ood_samples(PAPER_N14, config["data"], tmp / "samples.csv")
+    counts = evaluate_ood(PAPER_N14)
     assert len(samples) == 2 * (400 - 100) * 10
+    # each sample judged against the arithmetic of its own prompt, worked out here from the text "<a+b=" / "<a-b="
+    a_op_b = samples["prompt"].str.extract(r"^<(\d+)([+-])(\d+)=$")
+    truth = a_op_b[0].astype(int) + a_op_b[2].astype(int) * a_op_b[1].map({"+": 1, "-": -1})
+    assert (samples["expected"] == truth).all()
+    assert (samples["correct"] == (pd.to_numeric(samples["answer"], errors="coerce") == truth).astype(int)).all()
     for op, key in (("addition", "ood_add"), ("subtraction", "ood_sub")):
         assert int(samples.loc[samples["operator"] == op, "correct"].sum()) == counts[f"{key}_correct"]
+    assert counts["ood_sub_correct"] > 0
     pd.DataFrame([counts]).to_csv(tmp / "ood.csv", index=False)
     table = A.ood_table([{"regime": "main", "model": "n14", "seed": seed, "samples": tmp / "samples.csv",
                           "counts": tmp / "ood.csv"} for seed in (1337, 1338)], A.paper_ood_values(PAPER_DIR))
@@ -316,17 +326,30 @@ def test_ood_samples_match_the_evaluate_ood_counts(tiny_run):
         A.ood_table([{"regime": "main", "model": "n14", "seed": 1337, "samples": tmp / "samples.csv", "counts": tmp / "bad.csv"}])
 
 
-def test_evaluation_variants_of_a_checkpoint(tiny_run):
-    tmp, config = tiny_run
+def test_evaluation_variants_of_a_checkpoint():
+    """The paper's n14 (100% seen, 40/40 held-out at its best row): each variant's setting reaches the sampler."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
     variants = X.DEFAULTS["sensitivity_eval"]["variants"]
-    df = A.evaluate_variants(tmp / "run" / "best.pt", config["data"], variants).set_index("variant")
+    df = A.evaluate_variants(PAPER_N14, config["data"], variants).set_index("variant")
     assert list(df.index) == ["reference", "temperature_0.8", "greedy", "grid_100"]  # prompt style: capitals only
     assert df.loc["grid_100", "add_total"] == 1000 and df.loc["reference", "add_total"] == 910
     assert (df["heldout_total"] == 40).all() and (df["facts_total"] == 0).all()
-    again = A.evaluate_variants(tmp / "run" / "best.pt", config["data"], {"greedy": {"top_k": 1}})
-    assert again.iloc[0]["add_correct"] == df.loc["greedy", "add_correct"]  # seeded: the same counts
+    # the reference re-sampling gives the training-time best row (every answer right there, so no near ties flip)
+    best = runs.best_row(runs.read_metrics(PAPER_N14.parent / "metrics.csv"))
+    ref = df.loc["reference"]
+    assert (ref["add_correct"], ref["sub_correct"], ref["heldout_correct"]) == \
+        (int(best["add_correct"]), int(best["sub_correct"]), int(best["heldout_correct"])) == (910, 910, 40)
+    # temperature 0.8 reaches the sampler: about 1 in 30 answers goes wrong (98.7% / 94.8% measured)
+    hot = df.loc["temperature_0.8"]
+    assert hot["add_correct"] + hot["sub_correct"] < 1820 - 20
+    # top_k 1 reaches it too: with it, temperature 0.8 no longer matters
+    greedy_hot = A.evaluate_variants(PAPER_N14, config["data"], {"g": {"top_k": 1, "temperature": 0.8}}).iloc[0]
+    for column in ("add_correct", "sub_correct", "heldout_correct"):
+        assert greedy_hot[column] == df.loc["greedy", column]
+    again = A.evaluate_variants(PAPER_N14, config["data"], {"hot": {"temperature": 0.8}}).iloc[0]
+    assert again["add_correct"] == hot["add_correct"]  # seeded: the same counts
     with pytest.raises(ValueError, match="may set only"):
-        A.evaluate_variants(tmp / "run" / "best.pt", config["data"], {"x": {"warmup_iters": 1}})
+        A.evaluate_variants(PAPER_N14, config["data"], {"x": {"warmup_iters": 1}})
 
 
 def test_sensitivity_table_marks_training_variants_not_run(tmp_path):

@@ -1,6 +1,8 @@
 """Atomic writes: the whole new file or the old one, never a truncated mix, and no temp file left behind."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -20,7 +22,10 @@ def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     out = tmp_path / "table2.csv"
     atomic_write_text(out, "the table of the last good run\n")
 
-    def disk_full(self, *args, **kwargs):
+    real_write_text = Path.write_text
+
+    def disk_full(self, text, *args, **kwargs):  # half the text reaches the disk, then the write fails
+        real_write_text(self, text[: len(text) // 2])
         raise OSError("No space left on device")
 
     monkeypatch.setattr("pathlib.Path.write_text", disk_full)

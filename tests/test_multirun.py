@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -114,13 +115,36 @@ def test_stack_is_deterministic_and_resumes_to_the_same_bytes(stack_cfgs, stacke
     again = [tmp_path / f"run{i}" for i in range(len(stack_cfgs))]
     StackedTrainer(stack_cfgs, dataset_dirs["arithmetic"], again, **QUIET).run(stop_after=30)  # resume.pt at 20
     assert all(load_checkpoint(o / "resume.pt")["iter"] == 20 for o in again)
-    # a kill in the middle of staging the next checkpoint: one run has a staged file, the others none
-    shutil.copy(again[0] / "resume.pt", again[0] / STAGED)
+    # a kill while staging the next checkpoint: one run has a staged later one, the others none. Dropped (promoted,
+    # that run would be at another iteration than the others and the stack would refuse to resume)
+    shutil.copy(outs[0] / "resume.pt", again[0] / STAGED)
+    assert load_checkpoint(again[0] / STAGED)["iter"] == stack_cfgs[0].max_iters + 1
     StackedTrainer(stack_cfgs, dataset_dirs["arithmetic"], again, **QUIET).run()
     for a, b in zip(outs, again):
         assert (a / "metrics.csv").read_bytes() == (b / "metrics.csv").read_bytes()
         assert (a / "best.pt").read_bytes() == (b / "best.pt").read_bytes()
         assert not (b / STAGED).exists()
+
+
+def test_a_kill_during_the_renames_finishes_them(stack_cfgs, stacked, dataset_dirs, tmp_path):
+    """Every run but the last renamed its staged checkpoint: the last one's staged file replaces its old resume.pt
+    (dropped instead, that run would resume at 20 while the others are done, and the stack would refuse)."""
+    outs, _ = stacked
+    copies = [tmp_path / f"run{i}" for i in range(len(outs))]
+    for src, dst in zip(outs, copies):
+        shutil.copytree(src, dst)
+    partial = tmp_path / "partial"
+    Trainer(stack_cfgs[-1], dataset_dirs["arithmetic"], partial, **QUIET).run(stop_after=30)
+    os.replace(copies[-1] / "resume.pt", copies[-1] / STAGED)
+    shutil.copy(partial / "resume.pt", copies[-1] / "resume.pt")
+    assert load_checkpoint(copies[-1] / "resume.pt")["iter"] == 20
+    StackedTrainer(stack_cfgs, dataset_dirs["arithmetic"], copies, **QUIET).run()
+    for src, dst in zip(outs, copies):
+        done, ref = load_checkpoint(dst / "resume.pt"), load_checkpoint(src / "resume.pt")  # rewritten: its wall time
+        assert done["iter"] == ref["iter"] == stack_cfgs[0].max_iters + 1
+        assert all(torch.equal(done["model"][k], ref["model"][k]) for k in ref["model"])
+        assert (dst / "metrics.csv").read_bytes() == (src / "metrics.csv").read_bytes()
+        assert not (dst / STAGED).exists()
 
 
 def test_runs_stopped_at_different_iterations_are_refused(stack_cfgs, dataset_dirs, tmp_path):

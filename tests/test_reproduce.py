@@ -1,5 +1,9 @@
 """The committed results still reproduce: tables from the committed metrics, the CI slice of the DAG, and
-the headline of Table 2 re-trained at full protocol. Marked slow (minutes); `make test` and CI run them."""
+the headline of Table 2 re-trained at full protocol. Marked slow (minutes); `make test` and CI run them.
+These compare the pipeline's output with what it wrote before, so they catch drift (in the code, the committed
+runs or the machine), not a wrong formula: that the tables and verdicts are right is tested on hand-written runs
+with known answers (test_tables.py, test_claims.py, test_experiments.py), and the training-time numbers against
+the paper's in the report."""
 from __future__ import annotations
 
 import filecmp

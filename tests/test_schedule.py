@@ -71,3 +71,10 @@ def test_trainer_uses_the_schedule(tiny_run):
     assert [int(r["iter"]) for r in rows] == list(range(0, cfg.max_iters + 1, cfg.eval_interval))
     for r in rows:
         assert float(r["lr"]) == get_lr(int(r["iter"]), cfg)
+    # the column is what the trainer computed; the optimizer's own state shows it was handed over: resume.pt is
+    # saved after the last step, which ran with get_lr(max_iters) = min_lr (the config's learning_rate otherwise)
+    from toobig.checkpoint import load_checkpoint
+
+    groups = load_checkpoint(out / "resume.pt")["optimizer"]["param_groups"]
+    assert cfg.min_lr != cfg.learning_rate
+    assert [g["lr"] for g in groups] == [get_lr(cfg.max_iters, cfg)] * len(groups) == [cfg.min_lr] * len(groups)

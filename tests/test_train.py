@@ -72,8 +72,41 @@ def test_metrics_layout_and_best_checkpoint(tiny_run):
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_best_checkpoint_is_the_first_highest_score_and_survives_a_resume(make_cfg, dataset_dirs, tmp_path,
+                                                                          monkeypatch):
+    """Scores forced per iteration (0, .5, .5, .2, .1): best.pt is iteration 10's model, not the tie at 20 nor
+    the end; a run stopped after resume.pt (iteration 20) and restarted with best.pt deleted (as Snakemake does to
+    a failed job's outputs) rewrites the same best.pt from resume.pt, so the kept copy is iteration 10's weights."""
+    forced = {0: 0.0, 10: 0.5, 20: 0.5, 30: 0.2, 40: 0.1}
+    original = Trainer.evaluate
+
+    def evaluate(self, it, lr):
+        return {**original(self, it, lr), "score": forced[it]}
+
+    monkeypatch.setattr(Trainer, "evaluate", evaluate)
+    cfg = make_cfg(**FAST_LEARNING)
+    full = tmp_path / "full"
+    assert train(cfg, dataset_dirs["arithmetic"], full)["iter"] == 10
+    best = load_checkpoint(full / "best.pt", expect_kind="best")
+    assert (best["iter"], best["score"]) == (10, 0.5)
+    assert json.loads((full / "provenance.json").read_text())["best_iter"] == 10
+    end = load_checkpoint(full / "resume.pt")["model"]
+    assert any(not torch.equal(best["model"][k], end[k]) for k in end)  # the model moved after iteration 10
+
+    stopped = tmp_path / "stopped"
+    train(cfg, dataset_dirs["arithmetic"], stopped, stop_after=35)
+    assert load_checkpoint(stopped / "resume.pt")["iter"] == 20
+    (stopped / "best.pt").unlink()
+    train(cfg, dataset_dirs["arithmetic"], stopped)
+    assert (stopped / "best.pt").read_bytes() == (full / "best.pt").read_bytes()
+
+
 def test_best_checkpoint_reproduces_its_row(tiny_run, dataset_dirs):
-    """Re-evaluating best.pt with the run's settings gives a score close to its row (sampling differs)."""
+    """Re-evaluating best.pt with the run's settings gives its row's count of correct answers, within one answer:
+    at temperature 0.01 a draw leaves the argmax only where the top two logits nearly tie, so another generator
+    can flip such an answer (measured: 8 reseeded draws of this run's best.pt gave 9 of 182 seven times, 8 once;
+    the row says 9). The earlier checkpoints score 8 of 182, the final model 9: weights themselves are checked
+    exactly by test_best_checkpoint_is_the_first_highest_score_and_survives_a_resume."""
     from toobig.data import read_dataset, training_prompts
     from toobig.evaluate import Vocab, sample_prompts, score, tally
     from toobig.train import build_model
@@ -85,7 +118,7 @@ def test_best_checkpoint_reproduces_its_row(tiny_run, dataset_dirs):
     model.load_state_dict(ckpt["model"])
     samples = sample_prompts(model, Vocab(meta["vocab"]), training_prompts(sets, 91), 1, cfg.temperature, cfg.top_k,
                              4, 20, torch.Generator().manual_seed(0))
-    assert score(tally(samples)) == pytest.approx(ckpt["score"], abs=0.02)
+    assert abs(score(tally(samples)) * 182 - ckpt["score"] * 182) <= 1 + 1e-9
 
 
 def test_same_seed_same_bytes(make_cfg, dataset_dirs, tmp_path, tiny_run):
@@ -98,9 +131,10 @@ def test_same_seed_same_bytes(make_cfg, dataset_dirs, tmp_path, tiny_run):
     assert (tmp_path / "seed1338" / "metrics.csv").read_bytes() != (first / "metrics.csv").read_bytes()
 
 
-@pytest.mark.parametrize("stop_after", [35, 20])
-def test_stop_and_resume_gives_the_same_bytes(dataset_dirs, tmp_path, tiny_run, stop_after):
-    """Stop before iteration K, then a fresh Trainer resumes from resume.pt (iteration 20) and finishes."""
+@pytest.mark.parametrize("stop_after", [35, 20], ids=["resumes-from-iteration-20", "no-resume-point-yet"])
+def test_stop_and_restart_gives_the_same_bytes(dataset_dirs, tmp_path, tiny_run, stop_after):
+    """Stop before iteration K, then a fresh Trainer finishes: from resume.pt (iteration 20) when K = 35; when
+    K = 20 the stop comes before the first resume point, so it starts afresh over the partial metrics.csv/best.pt."""
     cfg, full = tiny_run
     out = tmp_path / "run"
     assert train(cfg, dataset_dirs["arithmetic"], out, stop_after=stop_after) == {}
@@ -108,6 +142,8 @@ def test_stop_and_resume_gives_the_same_bytes(dataset_dirs, tmp_path, tiny_run, 
     assert written == [i for i in (0, 10, 20, 30) if i < stop_after]
     if stop_after > 20:
         assert load_checkpoint(out / "resume.pt")["iter"] == 20
+    else:
+        assert not (out / "resume.pt").exists() and (out / "best.pt").exists()
     best = train(cfg, dataset_dirs["arithmetic"], out)
     for name in ("metrics.csv", "best.pt"):
         assert (out / name).read_bytes() == (full / name).read_bytes(), name
