@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import REPO
 from toobig.blog import train as train_mod
 from toobig.blog.claims import compare_learn_to_stop, judge_claims
 from toobig.blog.config import blog_run_config_from_dict
@@ -163,3 +164,28 @@ def test_learn_to_stop_comparison_verdict():
     assert compare_learn_to_stop(off, on)["verdict"] == "supported"
     assert compare_learn_to_stop(off, on)["verdict_overlong"] == "not supported"     # 0.5 -> 0.2
     assert compare_learn_to_stop(off, off)["verdict"] == "not supported"
+
+
+@pytest.mark.parametrize("content,needle", [(b"\x00\x01not a pickle", "cannot be read"),
+                                            ("toobig", "not a blog run's resume checkpoint")])
+def test_a_foreign_resume_checkpoint_stops_the_run_and_is_kept(data, tmp_path, content, needle):
+    """Loaded with weights_only (no code in the file runs); neither ignored and overwritten nor a traceback."""
+    from toobig.checkpoint import CheckpointError
+
+    resume = tmp_path / "checkpoint" / "resume.pt"
+    resume.parent.mkdir()
+    if content == "toobig":  # a checkpoint of the paper's pipeline, put where a blog run's belongs
+        content = (REPO / "results/runs/main/arithmetic/n14/seed1337/best.pt").read_bytes()
+    resume.write_bytes(content)
+    trainer = BlogTrainer(blog_run_config_from_dict(FAST), data / "train.txt", data / "held.txt", tmp_path,
+                          log=lambda m: None)
+    with pytest.raises(CheckpointError, match=needle):
+        trainer.run()
+    assert resume.read_bytes() == content
+
+
+def test_a_missing_dataset_stops_before_the_run_folder_is_made(tmp_path):
+    with pytest.raises(FileNotFoundError, match="toobig blog-data"):
+        BlogTrainer(blog_run_config_from_dict(FAST), tmp_path / "none" / "train.txt", tmp_path / "none" / "held.txt",
+                    tmp_path / "run", log=lambda m: None)
+    assert not (tmp_path / "run").exists()

@@ -162,11 +162,63 @@ def test_train_run_json_is_the_run_config_file_inline(capsys, tmp_path, make_cfg
 
 
 @pytest.mark.parametrize("text,needle", [("{'task': 'arithmetic'", "--run-json is not valid JSON"),
-                                         ('{"warmup": 10}', "warmup")])
+                                         ('{"warmup": 10}', "warmup"),
+                                         ("[1, 2]", "must be a mapping of keys to values, got list"),
+                                         ('{"n_head": 0}', "'n_head' must be at least 1, got 0"),
+                                         ('{"eval_interval": 0}', "'eval_interval' must be at least 1"),
+                                         ('{"max_iters": -1}', "'max_iters' must be at least 0, got -1"),
+                                         ('{"temperature": 0}', "'temperature' must be above 0"),
+                                         ('{"dropout": 1.5}', "'dropout' must be at least 0 and at most 1")])
 def test_train_bad_run_json(capsys, tmp_path, dataset_dirs, text, needle):
     rc, out, err = run_cli(["train", "--run-json", text, "--data", dataset_dirs["arithmetic"], "--out", tmp_path],
                            capsys)
     assert_clear_error(rc, err, needle)
+
+
+def test_out_that_is_a_file_or_a_folder_is_named(capsys, tmp_path, tiny_run, dataset_dirs):
+    cfg, run = tiny_run
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me\n")
+    rc, out, err = run_cli(["data", "--task", "arithmetic", "--out", a_file], capsys)
+    assert_clear_error(rc, err, f"File exists: {a_file}", "--out")
+    rc, out, err = run_cli(["evaluate", "--checkpoint", run / "best.pt", "--data", dataset_dirs["arithmetic"],
+                            "--out", tmp_path], capsys)
+    assert_clear_error(rc, err, f"Is a directory: {tmp_path}")
+    assert a_file.read_text() == "keep me\n" and not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("edit,needles", [
+    (lambda c: c.update(trainng=c.pop("training")), ["is invalid", "'trainng' was unexpected"]),
+    (lambda c: c["data"].update(operand_maxx=9), ["'operand_maxx' was unexpected", "['data']"]),
+    (lambda c: c["training"].update(eval_interval=0), ["0 is less than the minimum of 1", "eval_interval"]),
+])
+def test_config_file_is_checked_against_the_pipelines_schema(capsys, tmp_path, tiny_config, dataset_dirs, edit,
+                                                             needles):
+    """A misspelt section would otherwise be ignored (the run silently takes the defaults)."""
+    rc, out, err = run_cli(["train", "--config", tiny_config(edit), "--task", "arithmetic", "--model", "n14",
+                            "--data", dataset_dirs["arithmetic"], "--out", tmp_path / "run"], capsys)
+    assert_clear_error(rc, err, *needles)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("text,needle", [('{"operand_maxx": 3}', "'operand_maxx' was unexpected"),
+                                         ('{"capitals": [["a", "b"]], "operand_max": 12}', "12 is greater than"),
+                                         ("[1]", "is not of type 'object'")])
+def test_data_json_is_checked_against_the_schema(capsys, tmp_path, text, needle):
+    rc, out, err = run_cli(["data", "--task", "arithmetic", "--data-json", text, "--out", tmp_path / "d"], capsys)
+    assert_clear_error(rc, err, "--data-json is invalid", needle)
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("text,needle", [('{"n_lnes": 5}', "unknown blog data setting key(s): n_lnes"),
+                                         ('{"n_lines": "10"}', "'n_lines' must be int"),
+                                         ('{"operand_min": 0}', "operand_min must be at least 1"),
+                                         ('{"heldout_fraction": 2.0}', "leaves the training or the held-out split empty"),
+                                         ('{"n_lines": -5}', "leaves the training or the held-out split empty")])
+def test_blog_data_json_is_checked(capsys, tmp_path, text, needle):
+    rc, out, err = run_cli(["blog-data", "--data-json", text, "--out", tmp_path / "d"], capsys)
+    assert_clear_error(rc, err, needle)
+    assert not (tmp_path / "d").exists()
 
 
 def test_train_many_runs_json_writes_one_folder_per_run(capsys, tmp_path, make_cfg, dataset_dirs):
@@ -273,9 +325,9 @@ def test_evaluate_never_leaves_a_half_written_csv(capsys, tmp_path, tiny_run, da
             self.inner.writerow(row)
 
     monkeypatch.setattr(csv, "writer", FailingWriter)
-    with pytest.raises(OSError):
-        run_cli(["evaluate", "--checkpoint", run / "best.pt", "--data", dataset_dirs["arithmetic"], "--samples", 1,
-                 "--out", out_csv, "--device", "cpu"], capsys)
+    rc, out, err = run_cli(["evaluate", "--checkpoint", run / "best.pt", "--data", dataset_dirs["arithmetic"],
+                            "--samples", 1, "--out", out_csv, "--device", "cpu"], capsys)
+    assert_clear_error(rc, err, "No space left on device")
     assert out_csv.read_text() == "an earlier evaluation\n"
     assert not list(tmp_path.glob(".*.tmp"))
 
@@ -308,6 +360,67 @@ def _foreign_files(tmp_path, tiny_run):
     files["text"] = tmp_path / "text.pt"
     files["text"].write_text("not a checkpoint\n")
     return files
+
+
+@pytest.mark.parametrize("flags,needle", [(["--samples", 0], "--samples must be at least 1, got 0"),
+                                          (["--threads", 0], "--threads must be at least 1"),
+                                          (["--temperature", 0], "--temperature must be above 0"),
+                                          (["--temperature", -1], "--temperature must be above 0")])
+def test_evaluate_bad_sampling_flags(capsys, tiny_run, dataset_dirs, flags, needle):
+    cfg, run = tiny_run
+    rc, out, err = run_cli(["evaluate", "--checkpoint", run / "best.pt", "--data", dataset_dirs["arithmetic"], *flags],
+                           capsys)
+    assert_clear_error(rc, err, needle)
+
+
+def test_evaluate_held_out_set_prints_no_training_score(capsys, tiny_run, dataset_dirs):
+    """The training score counts seen addition, subtraction and facts: a held-out-only set has none of them."""
+    cfg, run = tiny_run
+    rc, out, err = run_cli(["evaluate", "--checkpoint", run / "best.pt", "--data", dataset_dirs["arithmetic"],
+                            "--prompts", "heldout", "--samples", 1], capsys)
+    assert rc == 0, err
+    assert "heldout: " in out and "score " not in out and "no training score" in out
+
+
+def _damaged_checkpoints(tmp_path, tiny_run):
+    cfg, run = tiny_run
+    best = torch.load(run / "best.pt", weights_only=True)
+    files = {}
+    for key in ("model", "vocab", "run_config"):
+        files[f"no {key}"] = tmp_path / f"no_{key}.pt"
+        torch.save({k: v for k, v in best.items() if k != key}, files[f"no {key}"])
+    files["nan weights"] = tmp_path / "nan.pt"
+    torch.save({**best, "model": {k: v * float("nan") for k, v in best["model"].items()}}, files["nan weights"])
+    files["other shape"] = tmp_path / "shape.pt"
+    torch.save({**best, "run_config": {**best["run_config"], "n_embd": 28}}, files["other shape"])
+    return files
+
+
+@pytest.mark.parametrize("kind,needle", [("no model", "is damaged: it has no model"),
+                                         ("no vocab", "is damaged: it has no vocab"),
+                                         ("no run_config", "is damaged: it has no run_config"),
+                                         ("nan weights", "NaN or infinite weights"),
+                                         ("other shape", "weights do not fit the model")])
+def test_evaluate_damaged_checkpoints(capsys, tmp_path, tiny_run, dataset_dirs, kind, needle):
+    path = _damaged_checkpoints(tmp_path, tiny_run)[kind]
+    rc, out, err = run_cli(["evaluate", "--checkpoint", path, "--data", dataset_dirs["arithmetic"]], capsys)
+    assert_clear_error(rc, err, needle, str(path))
+    assert err.count("\n") == 1  # one line, not torch's list of every mismatching tensor
+
+
+def test_evaluate_damaged_dataset_files(capsys, tmp_path, tiny_run, dataset_dirs):
+    import shutil
+
+    cfg, run = tiny_run
+    for name, text, needle in (("meta.json", "{", "not valid JSON"),
+                               ("meta.json", '{"vocab": []}', "no 'task' and 'vocab'"),
+                               ("prompts.json", '{"heldout": [1, 2]}', "not a mapping of set names")):
+        data = tmp_path / "data"
+        shutil.rmtree(data, ignore_errors=True)
+        shutil.copytree(dataset_dirs["arithmetic"], data)
+        (data / name).write_text(text)
+        rc, out, err = run_cli(["evaluate", "--checkpoint", run / "best.pt", "--data", data], capsys)
+        assert_clear_error(rc, err, f"dataset file {data / name} is damaged", needle, "python -m toobig data")
 
 
 @pytest.mark.parametrize("kind,needle", [("plain dict", "not a toobig checkpoint"),

@@ -85,7 +85,7 @@ def test_invalid_config_stops_with_a_message_naming_the_key(tmp_path, overrides,
     res = snakemake("-n", overrides=overrides, tmp_path=tmp_path)
     assert res.returncode != 0
     err = res.stderr + res.stdout
-    assert "config.yaml is invalid" in err and key in err
+    assert "config.yaml (with any --configfile) is invalid" in err and key in err
 
 
 def test_editing_a_protocol_value_changes_only_the_affected_runs_params():

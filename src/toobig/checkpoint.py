@@ -11,6 +11,7 @@ from .config import ConfigError, RunConfig, run_config_from_dict
 
 FORMAT = "toobig-checkpoint"
 VERSION = 1
+REQUIRED = ("kind", "model", "run_config", "vocab")
 
 
 class CheckpointError(ValueError):
@@ -30,7 +31,10 @@ def load_checkpoint(path: str | Path, expect_kind: str | None = None, expect_con
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError) as err:
+    except pickle.UnpicklingError:  # torch's own text advises weights_only=False, which would run the file's code
+        raise CheckpointError(f"checkpoint {path} cannot be read: it is not a PyTorch file of tensors and plain data "
+                              "(what this project writes); it may be damaged or written by other code") from None
+    except (zipfile.BadZipFile, RuntimeError, EOFError, OSError) as err:
         first_line = (str(err).splitlines() or ["empty file" if path.stat().st_size == 0 else "no message"])[0]
         raise CheckpointError(f"checkpoint {path} cannot be read ({type(err).__name__}: {first_line}); "
                               "it may be truncated or not a PyTorch file") from None
@@ -39,6 +43,10 @@ def load_checkpoint(path: str | Path, expect_kind: str | None = None, expect_con
                               "it was written by other code and cannot be used here")
     if ckpt.get("version") != VERSION:
         raise CheckpointError(f"{path} has checkpoint version {ckpt.get('version')}, this code reads version {VERSION}")
+    missing = [k for k in REQUIRED if k not in ckpt]
+    if missing or not isinstance(ckpt["model"], dict):
+        raise CheckpointError(f"{path} is damaged: " + (f"it has no {', '.join(missing)}" if missing else
+                                                         "its 'model' entry is not a state dict"))
     if expect_kind and ckpt["kind"] != expect_kind:
         raise CheckpointError(f"{path} is a '{ckpt['kind']}' checkpoint, expected '{expect_kind}'")
     try:

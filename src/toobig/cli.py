@@ -11,7 +11,8 @@ from pathlib import Path
 import torch
 
 from .checkpoint import CheckpointError
-from .config import ConfigError, MODELS, REGIMES, TASKS, load_config, load_run_config, resolve_run, run_config_from_dict
+from .config import (ConfigError, MODELS, REGIMES, TASKS, load_project_config, load_run_config, resolve_run,
+                     run_config_from_dict, validate_section)
 from .data import read_dataset, write_dataset
 from .evaluate import Vocab, sample_prompts, score, tally
 from .fsutil import atomic_write_text
@@ -27,7 +28,11 @@ def json_argument(text: str, flag: str):
 
 
 def cmd_data(args) -> None:
-    data = json_argument(args.data_json, "--data-json") if args.data_json else load_config(args.config)["data"]
+    if args.data_json:
+        data = json_argument(args.data_json, "--data-json")
+        validate_section(data, "data", "--data-json")
+    else:
+        data = load_project_config(args.config)["data"]
     meta = write_dataset(args.task, data, args.out)
     print(f"wrote {args.out}: {meta['lines']} lines, {meta['characters']} characters, vocabulary {meta['vocab_size']}")
 
@@ -37,7 +42,7 @@ def run_config_from_args(args):
         return run_config_from_dict(json_argument(args.run_json, "--run-json"))
     if args.run_config:
         return load_run_config(args.run_config)
-    return resolve_run(load_config(args.config), args.task, args.model, args.regime, args.seed)
+    return resolve_run(load_project_config(args.config), args.task, args.model, args.regime, args.seed)
 
 
 def cmd_train(args) -> None:
@@ -58,7 +63,7 @@ def cmd_train_many(args) -> None:
         return
     if not args.out_root:
         raise ConfigError("give --out-root (or --runs-json with --out-dirs)")
-    config = load_config(args.config)
+    config = load_project_config(args.config)
     pairs = [(regime, seed) for regime in args.regimes for seed in args.seeds]
     runs = [resolve_run(config, args.task, args.model, regime, seed).to_dict() for regime, seed in pairs]
     outs = [Path(args.out_root) / regime / args.task / args.model / f"seed{seed}" for regime, seed in pairs]
@@ -68,7 +73,10 @@ def cmd_train_many(args) -> None:
 def cmd_blog_data(args) -> None:
     from .blog.data import write_dataset
 
-    d = json_argument(args.data_json, "--data-json") if args.data_json else load_config(args.config)["blog"]["data"]
+    if args.data_json:
+        d = json_argument(args.data_json, "--data-json")
+    else:
+        d = load_project_config(args.config)["blog"]["data"]
     counts = write_dataset(d, args.out)
     print(f"wrote {args.out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
@@ -80,7 +88,7 @@ def blog_run_from_args(args):
 
     if args.run_json:
         return blog_run_config_from_dict(json_argument(args.run_json, "--run-json"))
-    blog = load_config(args.config)["blog"]
+    blog = load_project_config(args.config)["blog"]
     stop = blog.get("learn_to_stop", False) if args.learn_to_stop is None else args.learn_to_stop
     return resolve_blog_run(blog, args.model, stop)
 
@@ -94,6 +102,11 @@ def cmd_blog_train(args) -> None:
 
 def cmd_evaluate(args) -> None:
     """Re-evaluate a saved checkpoint on any prompt set of a dataset; one CSV row per sample."""
+    for flag, value, low in (("--samples", args.samples, 1), ("--threads", args.threads, 1)):
+        if value is not None and value < low:
+            raise ConfigError(f"{flag} must be at least {low}, got {value}")
+    if args.temperature is not None and not args.temperature > 0:
+        raise ConfigError(f"--temperature must be above 0 (top_k 1 in a run config is greedy), got {args.temperature}")
     torch.set_num_threads(args.threads)
     text, meta, sets = read_dataset(args.data)
     device = pick_device(args.device)
@@ -101,7 +114,8 @@ def cmd_evaluate(args) -> None:
     if args.prompts not in sets:
         raise ValueError(f"dataset {args.data} has no prompt set '{args.prompts}'; it has {', '.join(sets)}")
     gen = torch.Generator(device=device).manual_seed(cfg.seed if args.seed is None else args.seed)
-    samples = sample_prompts(model, Vocab(meta["vocab"]), sets[args.prompts], args.samples or cfg.samples_per_prompt,
+    samples = sample_prompts(model, Vocab(meta["vocab"]), sets[args.prompts],
+                             cfg.samples_per_prompt if args.samples is None else args.samples,
                              args.temperature if args.temperature is not None else cfg.temperature, cfg.top_k,
                              cfg.arithmetic_new_tokens, cfg.capitals_new_tokens, gen)
     counts = tally(samples)
@@ -117,7 +131,11 @@ def cmd_evaluate(args) -> None:
     for kind in kinds:
         print(f"{kind}: {counts[kind + '_correct']}/{counts[kind + '_total']} correct, "
               f"{counts[kind + '_terminated']} terminated")
-    print(f"score {score(counts):.4f} (checkpoint iteration {ckpt.get('iter')})")
+    if {"add", "sub", "facts"} & set(kinds):  # the training score (seen addition, subtraction, facts) only
+        print(f"score {score(counts):.4f} (checkpoint iteration {ckpt.get('iter')})")
+    else:
+        print(f"checkpoint iteration {ckpt.get('iter')} (no training score: '{args.prompts}' holds none of the "
+              "prompts it counts)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,7 +222,12 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ConfigError, CheckpointError, TrainingDiverged, FileNotFoundError, ValueError, RuntimeError) as err:
-        print(f"toobig {args.command}: error: {err}", file=sys.stderr)
+    except (ConfigError, CheckpointError, TrainingDiverged, OSError, ValueError, RuntimeError) as err:
+        message = str(err)
+        if isinstance(err, OSError) and err.filename:  # the system's own: say which path, and the usual cause
+            message = f"{err.strerror}: {err.filename2 or err.filename}"
+            if isinstance(err, (FileExistsError, IsADirectoryError, NotADirectoryError)):
+                message += " (an --out that is an existing file where a folder is meant, or the other way round?)"
+        print(f"toobig {args.command}: error: {message}", file=sys.stderr)
         return 2
     return 0

@@ -94,6 +94,8 @@ def _check_type(name: str, value, expected_type, error=ConfigError, what: str = 
 
 def typed_values(cls, values: dict, what: str = "config", error=ConfigError) -> dict:
     """values checked against dataclass cls's fields: an unknown key or a wrong type stops naming the key."""
+    if not isinstance(values, dict):
+        raise error(f"a {what} must be a mapping of keys to values, got {type(values).__name__} ({values!r})")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(fields))
     if unknown:
@@ -101,9 +103,30 @@ def typed_values(cls, values: dict, what: str = "config", error=ConfigError) -> 
     return {name: _check_type(name, value, TYPES[fields[name].type], error, what) for name, value in values.items()}
 
 
+# the ranges workflow/schemas/config.schema.yaml gives these keys, checked here too for runs started outside
+# Snakemake (python -m toobig train --run-json ...): (lowest, highest, whether the lowest itself is allowed)
+RANGES = {
+    **dict.fromkeys(("n_layer", "n_head", "n_embd", "mlp_expansion", "block_size", "batch_size", "lr_decay_iters",
+                     "eval_interval", "loss_interval", "loss_batches", "checkpoint_interval", "top_k",
+                     "samples_per_prompt", "arithmetic_new_tokens", "capitals_new_tokens"), (1, None, True)),
+    **dict.fromkeys(("seed", "max_iters", "warmup_iters", "weight_decay", "min_lr", "grad_clip"), (0, None, True)),
+    **dict.fromkeys(("dropout", "beta1", "beta2"), (0, 1, True)),
+    **dict.fromkeys(("learning_rate", "temperature"), (0, None, False)),
+}
+
+
+def _check_ranges(cfg: RunConfig) -> None:
+    for name, (low, high, low_allowed) in RANGES.items():
+        value = getattr(cfg, name)
+        if value < low or (value == low and not low_allowed) or (high is not None and value > high):
+            bound = f"{'at least' if low_allowed else 'above'} {low}" + (f" and at most {high}" if high is not None else "")
+            raise ConfigError(f"run config key '{name}' must be {bound}, got {value!r}")
+
+
 def run_config_from_dict(values: dict) -> RunConfig:
-    """Build a RunConfig, rejecting unknown keys and wrong types with a message naming the key."""
+    """Build a RunConfig, rejecting unknown keys, wrong types and values out of range with a message naming the key."""
     cfg = RunConfig(**typed_values(RunConfig, values, "run config"))
+    _check_ranges(cfg)
     if cfg.task not in TASKS:
         raise ConfigError(f"unknown task '{cfg.task}'; choose one of {', '.join(TASKS)}")
     if cfg.n_embd % cfg.n_head:
@@ -111,6 +134,45 @@ def run_config_from_dict(values: dict) -> RunConfig:
     if cfg.grid not in (91, 100):
         raise ConfigError(f"evaluation grid must be 91 or 100, got {cfg.grid}")
     return cfg
+
+
+# the pipeline's schema of config.yaml; absent when the package is installed without the repository
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def validate_config(config: dict, source: str, schema: str | Path = SCHEMA) -> dict:
+    """config checked against the pipeline's JSON schema (its defaults filled in), as the Snakefile does, so that
+    a misspelt section or key stops the command line too; a ConfigError names the key in one line."""
+    schema = Path(schema)
+    if not schema.exists():
+        return config  # the package alone: resolve_run still rejects unknown and out-of-range run settings
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    try:
+        validate(config, str(schema))
+    except WorkflowError as err:
+        detail = str(err).splitlines()
+        reason = next((line for line in detail if "Failed validating" in line or "is not" in line or "is less" in line
+                       or "Additional properties" in line or "was unexpected" in line), detail[0])
+        where = next((line for line in detail if line.strip().startswith("On instance")), "")
+        raise ConfigError(f"{source} is invalid: {reason.strip()} {where.strip()}\n"
+                          f"Fix the key named above (the schema is {schema.relative_to(schema.parents[2])}).") from None
+    return config
+
+
+def validate_section(values, section: str, source: str, schema: str | Path = SCHEMA) -> None:
+    """One section of config.yaml (as the pipeline passes it, e.g. --data-json) against its part of the schema."""
+    schema = Path(schema)
+    if not schema.exists():
+        return
+    import jsonschema
+
+    part = yaml.safe_load(schema.read_text())["properties"][section]
+    errors = sorted(jsonschema.Draft202012Validator(part).iter_errors(values), key=lambda e: list(map(str, e.path)))
+    if errors:
+        said = "; ".join(f"{e.message} (at {'/'.join(map(str, e.absolute_path)) or 'the top'})" for e in errors[:3])
+        raise ConfigError(f"{source} is invalid ('{section}' section of the schema): {said}")
 
 
 def load_config(path: str | Path) -> dict:
@@ -125,6 +187,11 @@ def load_config(path: str | Path) -> dict:
     if not isinstance(config, dict):
         raise ConfigError(f"config file {path} does not hold a mapping of keys to values")
     return config
+
+
+def load_project_config(path: str | Path) -> dict:
+    """A project config (config.yaml or one shaped like it), checked against the pipeline's schema."""
+    return validate_config(load_config(path), f"config file {path}")
 
 
 def resolve_run(config: dict, task: str, model: str, regime: str, seed: int) -> RunConfig:

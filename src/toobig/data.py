@@ -195,8 +195,25 @@ def read_dataset(data_dir: str | Path) -> tuple[str, dict, dict[str, list[Prompt
                 f"`python -m toobig data --task TASK --out {data_dir}`"
             )
     text = (data_dir / "train.txt").read_text()
-    meta = json.loads((data_dir / "meta.json").read_text())
+    meta, prompt_sets = _read_json(data_dir / "meta.json"), _read_json(data_dir / "prompts.json")
+    if not isinstance(meta, dict) or not {"task", "vocab"} <= set(meta):
+        raise _broken(data_dir / "meta.json", "it has no 'task' and 'vocab' entries")
     if vocabulary(text) != meta["vocab"]:
         raise ValueError(f"{data_dir}/train.txt does not match the vocabulary in its meta.json; regenerate the dataset")
-    sets = {name: [Prompt(*p) for p in prompts] for name, prompts in json.loads((data_dir / "prompts.json").read_text()).items()}
+    try:
+        sets = {name: [Prompt(*p) for p in prompts] for name, prompts in prompt_sets.items()}
+    except (AttributeError, TypeError):
+        raise _broken(data_dir / "prompts.json", "it is not a mapping of set names to [text, answer, kind] lists") from None
     return text, meta, sets
+
+
+def _broken(path: Path, why: str) -> ValueError:
+    return ValueError(f"dataset file {path} is damaged: {why}; write the dataset again with "
+                      f"`python -m toobig data --task TASK --out {path.parent}`")
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise _broken(path, f"not valid JSON ({err})") from None

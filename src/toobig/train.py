@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from . import TRAINING_VERSION, __version__
-from .checkpoint import load_checkpoint, make_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, make_checkpoint
 from .config import RunConfig, run_config_from_dict
 from .data import read_dataset, training_prompts
 from .evaluate import Vocab, sample_prompts, score, tally
@@ -83,7 +83,15 @@ def load_trained(path: str | Path, expect_kind: str | None = None, expect_vocab=
     ckpt = load_checkpoint(path, expect_kind=expect_kind, expect_vocab=expect_vocab)
     cfg = run_config_from_dict(ckpt["run_config"])
     model = build_model(cfg, len(ckpt["vocab"])).to(device)
-    model.load_state_dict(ckpt["model"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as err:  # torch lists every mismatching tensor over many lines: name the first
+        detail = next((line.strip() for line in str(err).splitlines()[1:] if line.strip()), str(err))
+        raise CheckpointError(f"{path}: its weights do not fit the model its run config describes ({detail})") from None
+    bad = [name for name, t in ckpt["model"].items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise CheckpointError(f"{path} holds NaN or infinite weights ({', '.join(bad[:3])}): it was saved by a run "
+                              "that diverged, and cannot be sampled")
     return ckpt, cfg, model.eval()
 
 
@@ -231,7 +239,11 @@ class Trainer:
                      "starting afresh")
             path.unlink()
             return False
-        ckpt = load_checkpoint(path, expect_kind="resume", expect_config=self.cfg, expect_vocab=self.vocab.chars)
+        try:
+            ckpt = load_checkpoint(path, expect_kind="resume", expect_config=self.cfg, expect_vocab=self.vocab.chars)
+        except CheckpointError as err:
+            advice = "" if "delete it" in str(err) else "; delete it (or move it away) to start this run afresh"
+            raise CheckpointError(f"cannot resume: {err}{advice}") from None
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         for name, g in self.gens.items():

@@ -5,28 +5,17 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from toobig import experiments as X
-from toobig.config import ConfigError
+from toobig.config import ConfigError, validate_config
 from toobig.data import dataset_changes
 from toobig.provenance import changed_mark_inputs, config_changes
 
-
-def validate_config(config):
-    """Validate config.yaml against the schema; on error print the one line that names the key."""
-    try:
-        validate(config, "../schemas/config.schema.yaml")
-    except WorkflowError as err:
-        detail = str(err).splitlines()
-        reason = next((line for line in detail if "Failed validating" in line or "is not" in line
-                       or "Additional properties" in line or "was unexpected" in line), detail[0])
-        path = next((line for line in detail if line.strip().startswith("On instance")), "")
-        sys.exit(f"config.yaml is invalid: {reason.strip()} {path.strip()}\n"
-                 "Fix the key named above (the schema is workflow/schemas/config.schema.yaml).")
-
-
-validate_config(config)
+try:  # the same check guards `python -m toobig`
+    validate_config(config, "config.yaml (with any --configfile)",
+                    Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+except ConfigError as err:
+    sys.exit(str(err))
 
 RESULTS = config["results_dir"]
 

@@ -17,7 +17,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from toobig.blog.config import OPERATIONS
+from toobig.blog.config import OPERATIONS, BlogConfigError
+from toobig.config import typed_values
 from toobig.fsutil import atomic_write_text
 from toobig.provenance import clear_changed_mark
 
@@ -123,20 +124,46 @@ def make_dataset(train_path: str | Path, heldout_path: str | Path, n_lines: int,
 DATASET_FILES = ("train.txt", "heldout.txt", "counts.json")  # counts.json last: it marks a complete dataset
 
 
+@dataclass(frozen=True)
+class BlogData:
+    """The blog.data settings (defaults: the posts' dataset, as config.yaml and the schema give them)."""
+    n_lines: int = 10000
+    operand_min: int = 1
+    operand_max: int = 1000
+    heldout_fraction: float = 0.1
+    division_decimals: int = -1  # -1: str(a / b), the posts' format; k >= 0: k decimals
+    data_seed: int = 1234
+
+
+def blog_data(data_cfg: dict) -> BlogData:
+    """The settings checked: an unknown key, a wrong type or a value that leaves a split empty stops naming it."""
+    d = BlogData(**typed_values(BlogData, data_cfg, "blog data setting", BlogConfigError))
+    held = round(d.n_lines * d.heldout_fraction)  # as split_heldout sizes it
+    problems = [(d.operand_min >= 1, f"operand_min must be at least 1 (a divisor), got {d.operand_min}"),
+                (d.operand_max >= d.operand_min, f"operand_max ({d.operand_max}) is below operand_min ({d.operand_min})"),
+                (d.division_decimals >= -1, f"division_decimals must be -1 or more, got {d.division_decimals}"),
+                (0 < held < d.n_lines, f"n_lines {d.n_lines} with heldout_fraction {d.heldout_fraction} leaves the "
+                                       "training or the held-out split empty")]
+    for ok, why in problems:
+        if not ok:
+            raise BlogConfigError(f"blog data: {why}")
+    return d
+
+
 def dataset_files(data_cfg: dict) -> dict[str, str]:
     """The text of each of DATASET_FILES for the config's blog.data settings."""
-    d = data_cfg
-    train, held = split_dataset(d["n_lines"], d["data_seed"], d["operand_min"], d["operand_max"],
-                                d["division_decimals"], d["heldout_fraction"])
+    d = blog_data(data_cfg)
+    train, held = split_dataset(d.n_lines, d.data_seed, d.operand_min, d.operand_max, d.division_decimals,
+                                d.heldout_fraction)
     return {"train.txt": lines_text(train), "heldout.txt": lines_text(held),
             "counts.json": json.dumps(operation_counts(train, held), indent=2) + "\n"}
 
 
 def write_dataset(data_cfg: dict, out_dir: str | Path) -> dict:
     """The dataset of the config's blog.data settings in out_dir (DATASET_FILES); returns the counts."""
+    files = dataset_files(data_cfg)  # first: bad settings stop before a folder is made
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = dataset_files(data_cfg)
     for name in DATASET_FILES:
         atomic_write_text(out_dir / name, files[name])
     clear_changed_mark(out_dir)

@@ -39,6 +39,7 @@ from toobig.blog.encoding import IGNORE, Encoded, encode_problems, encode_prompt
 from toobig.blog.metrics import aggregate, answer_field, score
 from toobig.blog.model import VocabMap, build_model, save_model
 from toobig.blog.tokenizer import load_gpt2_tokenizer
+from toobig.checkpoint import CheckpointError
 from toobig.fsutil import atomic_torch_save, atomic_write_text
 from toobig.provenance import clear_changed_mark
 
@@ -92,11 +93,15 @@ def trim(enc: Encoded, idx: torch.Tensor, vocab: VocabMap):
 class BlogTrainer:
     def __init__(self, cfg: BlogRunConfig, train_path, heldout_path, out_dir, log=None):
         self.cfg, self.out, self.log = cfg, Path(out_dir), log or _say
-        self.out.mkdir(parents=True, exist_ok=True)
+        for path in (Path(train_path), Path(heldout_path)):
+            if not path.exists():
+                raise FileNotFoundError(f"blog dataset file {path} is missing; write it with "
+                                        f"`python -m toobig blog-data --out {path.parent}`")
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.tok = load_gpt2_tokenizer(cfg.pretrained if cfg.init == "pretrained" else None)
         self.train_set: list[Problem] = read_lines(train_path)
         self.heldout: list[Problem] = read_lines(heldout_path)
+        self.out.mkdir(parents=True, exist_ok=True)
         self.enc_train = encode_problems(self.train_set, self.tok, cfg.max_length, cfg.learn_to_stop)
         self.enc_held = encode_problems(self.heldout, self.tok, cfg.max_length, cfg.learn_to_stop)
         kept = None
@@ -130,7 +135,14 @@ class BlogTrainer:
     def try_resume(self) -> bool:
         if not self.ckpt.exists():
             return False
-        state = torch.load(self.ckpt, weights_only=False)
+        try:  # weights_only: tensors and plain data, so no code in the file runs
+            state = torch.load(self.ckpt, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 - unpickling, zip and I/O errors alike: the file is not usable
+            raise CheckpointError(f"cannot resume from {self.ckpt}: it cannot be read ({type(err).__name__}); delete it "
+                                  "(or move it away) to start this blog run afresh") from None
+        if not isinstance(state, dict) or "resume_hash" not in state:
+            raise CheckpointError(f"{self.ckpt} is not a blog run's resume checkpoint; move it away (it is kept, "
+                                  "not overwritten) to start this blog run afresh")
         if state.get("resume_hash") != self.cfg.resume_hash():
             self.log(f"ignoring {self.ckpt}: written by other settings")
             return False
