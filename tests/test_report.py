@@ -9,7 +9,8 @@ from analysis_fixtures import PAPER_DIR, REPO, E, paper_world, small_config, wri
 from toobig.analysis import claims, figures, paper, report, tables
 
 
-def render(tmp, world, config) -> str:
+def render(tmp, world, config, paper_dir=PAPER_DIR) -> str:
+    tmp.mkdir(parents=True, exist_ok=True)
     table_paths = {n: tmp / f"table{n}.csv" for n in range(1, 8)}
     for n, path in table_paths.items():
         tables.write_table(n, config, world, PAPER_DIR, path)
@@ -21,7 +22,7 @@ def render(tmp, world, config) -> str:
         figure_paths[n].write_bytes(figure_paths[1].read_bytes())
     claims.write_claims(config, world, PAPER_DIR, tmp / "claims.csv")
     out = tmp / "report.html"
-    report.render_report(config, world, PAPER_DIR, table_paths, figure_paths, tmp / "claims.csv",
+    report.render_report(config, world, paper_dir, table_paths, figure_paths, tmp / "claims.csv",
                          REPO / "workflow" / "report", out)
     return out.read_text()
 
@@ -38,6 +39,30 @@ def test_every_table_and_figure_with_its_caption(html):
         assert f'id="table{n}"' in html and caps["tables"][n]["caption"].replace("&", "&amp;") in html
         assert f'id="figure{n}"' in html and f'alt="Figure {n}"' in html
     assert html.count('src="data:image/png;base64,') == 7
+
+
+def test_each_caption_shows_the_verdicts_of_the_claims_that_read_it(html):
+    """A caption describes; the paper's reading of the figure is a claim, and its verdict stands beside it."""
+    verdicts = dict(re.findall(r'<tr id="claim-([\w-]+)">.*?<span class="badge v-[\w-]+">([\w ]+)</span>', html, re.S))
+    assert len(verdicts) == len(paper.claims(PAPER_DIR))
+    figure2 = re.search(r'<figure id="figure2">(.*?)</figure>', html, re.S).group(1)
+    assert re.search(r'href="#claim-capitals-n14-never-converges"><code>capitals-n14-never-converges</code></a> '
+                     rf'\(<span class="badge v-[\w-]+">{verdicts["capitals-n14-never-converges"]}</span>\)', figure2)
+    named = [c for kind in ("tables", "figures") for cap in paper.captions(PAPER_DIR)[kind].values()
+             for c in cap.get("claims", [])]
+    assert set(named) <= set(verdicts) and "controlled-joint" in named
+
+
+def test_a_caption_naming_an_unknown_claim_is_an_error(tmp_path):
+    import shutil
+
+    paper_copy = tmp_path / "paper"
+    shutil.copytree(PAPER_DIR, paper_copy)
+    text = (paper_copy / "captions.yaml").read_text().replace("claims: [capitals-n14-never-converges]",
+                                                                "claims: [capitals-n14-never-converge]")
+    (paper_copy / "captions.yaml").write_text(text)
+    with pytest.raises(ValueError, match="capitals-n14-never-converge$"):
+        render(tmp_path / "r", paper_world(tmp_path / "results"), small_config(), paper_dir=paper_copy)
 
 
 def test_every_claim_with_its_verdict(html):

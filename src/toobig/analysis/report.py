@@ -171,14 +171,23 @@ def render_report(config: dict, results_dir: str | Path, paper_dir: str | Path, 
         if column not in claims:
             claims[column] = ""
     summary = {v: int((claims["verdict"] == v).sum()) for v in VERDICT_ORDER}
+    verdicts = dict(zip(claims["id"], claims["verdict"]))
+
+    def readings(caption: dict) -> list[dict]:
+        """The paper's reading of a table or figure: the claims its caption names, with our verdicts."""
+        unknown = [c for c in caption.get("claims", []) if c not in verdicts]
+        if unknown:
+            raise ValueError(f"paper/captions.yaml names claims that {claims_csv} does not judge: {', '.join(unknown)}")
+        return [{"id": c, "verdict": verdicts[c]} for c in caption.get("claims", [])]
+
     table_views = []
     for n in sorted(tables):
         df = pd.read_csv(tables[n], keep_default_na=True)
         view = hyperparameter_view(df) if n == 1 else results_table_view(df)
         table_views.append({"number": n, "caption": caps["tables"][n], "kind": "hyper" if n == 1 else "results",
-                            "view": view, "csv": str(tables[n])})
-    figure_views = [{"number": n, "caption": caps["figures"][n], "src": embed_png(figures[n]), "png": str(figures[n])}
-                    for n in sorted(figures)]
+                            "view": view, "csv": str(tables[n]), "claims": readings(caps["tables"][n])})
+    figure_views = [{"number": n, "caption": caps["figures"][n], "src": embed_png(figures[n]), "png": str(figures[n]),
+                     "claims": readings(caps["figures"][n])} for n in sorted(figures)]
     present, absent = provenance_rows(config, results_dir)
     quoted = paper.text_values(paper_dir)
     ood_rows = ood_view(ood_csvs or [], list(config.get("seeds", [1337]))[0])
