@@ -146,3 +146,28 @@ def test_a_foreign_provenance_file_is_a_clear_error(tmp_path, text):
     (tmp_path / "provenance.json").write_text(text)
     with pytest.raises(ValueError, match="provenance.json.*delete the run folder"):
         config_changes(tmp_path, {"max_iters": 1}, 1)
+
+
+def test_run_setting_ranges_are_the_schemas():
+    """RANGES repeats the schema's bounds (so the package checks runs without the workflow folder): they must agree."""
+    import yaml
+
+    from toobig.config import RANGES, SCHEMA
+
+    schema_bounds = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in RANGES and isinstance(value, dict) and {"minimum", "exclusiveMinimum"} & set(value):
+                    low = value.get("minimum", value.get("exclusiveMinimum"))
+                    schema_bounds.setdefault(key, set()).add((low, value.get("maximum"), "minimum" in value))
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(yaml.safe_load(SCHEMA.read_text()))
+    seeds = yaml.safe_load(SCHEMA.read_text())["properties"]["seeds"]["items"]  # the run's seed: one of seeds
+    schema_bounds["seed"] = {(seeds["minimum"], seeds.get("maximum"), True)}
+    assert {k: {v} for k, v in RANGES.items()} == schema_bounds

@@ -104,7 +104,8 @@ def typed_values(cls, values: dict, what: str = "config", error=ConfigError) -> 
 
 
 # the ranges workflow/schemas/config.schema.yaml gives these keys, checked here too for runs started outside
-# Snakemake (python -m toobig train --run-json ...): (lowest, highest, whether the lowest itself is allowed)
+# Snakemake (python -m toobig train --run-json ...): (lowest, highest, whether the lowest itself is allowed);
+# tests/test_config.py checks that the two agree
 RANGES = {
     **dict.fromkeys(("n_layer", "n_head", "n_embd", "mlp_expansion", "block_size", "batch_size", "lr_decay_iters",
                      "eval_interval", "loss_interval", "loss_batches", "checkpoint_interval", "top_k",
