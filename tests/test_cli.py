@@ -201,6 +201,23 @@ def test_config_file_is_checked_against_the_pipelines_schema(capsys, tmp_path, t
     assert not (tmp_path / "run").exists()
 
 
+def test_config_file_without_snakemake_warns_and_still_checks_run_settings(capsys, tmp_path, tiny_config,
+                                                                          dataset_dirs, monkeypatch):
+    """The GPU machines have torch but no Snakemake (nothing can be installed there): training must still start,
+    say that the schema was skipped, and still refuse a bad run setting."""
+    for name in ("snakemake", "snakemake.exceptions", "snakemake.utils"):  # None: importing it raises ImportError
+        monkeypatch.setitem(sys.modules, name, None)
+    args = ["--task", "arithmetic", "--model", "n14", "--data", dataset_dirs["arithmetic"]]
+    rc, out, err = run_cli(["train", "--config", tiny_config(lambda c: c["training"].update(eval_interval=0)),
+                            *args, "--out", tmp_path / "bad"], capsys)
+    assert_clear_error(rc, err, "snakemake is not installed", "'eval_interval' must be")
+    assert not (tmp_path / "bad").exists()
+    rc, out, err = run_cli(["train", "--config", tiny_config(lambda c: None), *args, "--out", tmp_path / "run"],
+                           capsys)
+    assert rc == 0, err
+    assert "not checked against the pipeline's schema" in err and (tmp_path / "run" / "provenance.json").exists()
+
+
 @pytest.mark.parametrize("text,needle", [('{"operand_maxx": 3}', "'operand_maxx' was unexpected"),
                                          ('{"capitals": [["a", "b"]], "operand_max": 12}', "12 is greater than"),
                                          ("[1]", "is not of type 'object'")])
