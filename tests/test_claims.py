@@ -99,7 +99,27 @@ def test_longer_training_stand_in_counts_only_evaluations_after_the_papers_itera
     assert (row["verdict"], row["checks_passed"], row["checks_failed"]) == ("not reproduced", 1, 1)
     assert "n28 long: max held-out 0/40 over iterations [30001, end)" in row["evidence"]  # 12/40 at 30000 is outside the window
     assert "n28 long_wd: max held-out 3/40 over iterations [30001, end) (needs == 0/40) ✗" in row["evidence"]
-    assert "n56 long (not run yet (no metrics.csv))" in row["not_run"]
+    # an absent run says whether the config asks for it: long_training is off in config.yaml
+    assert "n56 long (not planned: experiments.long_training is off)" in row["not_run"]
+    config = small_config()
+    config["experiments"]["long_training"].update(enabled=True, models=["n28"], seeds=[1337])
+    def not_run():
+        return by_id(claims.evaluate_claims(paper.claims(PAPER_DIR), claims.Measured(config, world))).loc[
+            "extended-no-grokking-cpu", "not_run"]
+    assert "n56 long (not planned: experiments.long_training does not ask for it)" in not_run()
+    config["experiments"]["long_training"]["models"] = ["n28", "n56"]
+    assert "n56 long (not run yet (no metrics.csv))" in not_run()
+
+
+def test_an_absent_controlled_run_is_named_with_its_regime(world):
+    """subtraction-harder checks main and controlled alike: "MLT (not run ...)" alone would not say which is missing."""
+    for regime in ("main", "controlled"):
+        for model in ("n14", "n28", "n56"):
+            write_run(world, regime, "arithmetic", model, [E(0), E(1000, 910, 900)])
+    write_run(world, "main", "arithmetic", "mlt", [E(0), E(1000, 910, 900)])
+    row = evaluate(world).loc["subtraction-harder"]
+    assert row["not_run"] == "controlled MLT (not run here (needs a GPU))"
+    assert "MLT: mean subtraction" in row["evidence"]  # a measured run keeps its short label
 
 
 def test_unknown_predicate_or_op_is_a_clear_error(world):

@@ -318,8 +318,8 @@ def test_ood_samples_match_the_evaluate_ood_counts(tmp_path):
     # the paper's 0% / 4.75% beside the run it measured (seed 1337) only
     assert table["paper_pct"].tolist()[:2] == [0.0, 4.75] and table["paper_pct"].iloc[2:].isna().all()
     shown = A.display(REPO / "results/experiments/ood.csv", table)  # the report's view: labelled columns, a share as a percentage
-    assert {"correct %", "no number", "wrong within 1 %"} <= set(shown.columns) and "share_within_1" not in shown
-    assert shown["wrong within 1 %"].tolist() == pytest.approx((100 * table["share_within_1"]).tolist(), nan_ok=True)
+    assert {"correct %", "no number", "% of wrong answers off by 1"} <= set(shown.columns) and "share_within_1" not in shown
+    assert shown["% of wrong answers off by 1"].tolist() == pytest.approx((100 * table["share_within_1"]).tolist(), nan_ok=True)
     bad = dict(counts, ood_add_correct=counts["ood_add_correct"] + 1)
     pd.DataFrame([bad]).to_csv(tmp / "bad.csv", index=False)
     with pytest.raises(ValueError, match="must sample alike"):

@@ -163,3 +163,24 @@ def test_gpu_runs_brought_home_without_their_checkpoint_are_named(tmp_path):
     text = re.sub(r"\s+", " ", render(tmp_path, world, small_config()))
     assert ("main/capitals/mlt/seed1337 was trained on a GPU (NVIDIA H200, bf16 autocast); the <code>best.pt</code> "
             "of main/capitals/mlt/seed1337 (42 MB a run) did not come along") in text
+
+
+def test_a_gpu_sessions_partial_run_is_pointed_to_and_its_commit_label_kept_whole(tmp_path):
+    """A GPU session stops runs unfinished (results/gpu/<session>/partial_runs/): the not-run list names the furthest;
+    a session that ran a commit plus a fix records "<hash>+<fix>", which the provenance table must not cut."""
+    world = paper_world(tmp_path / "results")
+    for session, last in (("h200-a", 11000), ("h200-b", 23250)):
+        write_run(world, "controlled", "arithmetic", "mlt", [E(0), E(last, 890, 890)], finished=False)
+        partial = world / "gpu" / session / "partial_runs" / "controlled" / "arithmetic" / "mlt" / "seed1337"
+        partial.parent.mkdir(parents=True)
+        (world / "runs" / "controlled" / "arithmetic" / "mlt" / "seed1337").rename(partial)
+    run = write_run(world, "main", "arithmetic", "mlt", [E(0), E(1000, 890, 890)])
+    prov = json.loads((run / "provenance.json").read_text())
+    (run / "provenance.json").write_text(json.dumps({**prov, "git_commit": "1ef5c10+config-fix"}))
+    present, absent = report.provenance_rows(small_config(), world)
+    reason = {a["run"]: a["reason"] for a in absent}["controlled/arithmetic/mlt/seed1337"]
+    assert reason == ("not run here (needs a GPU); a GPU session stopped it at iteration 23,250, kept in "
+                      f"{world}/gpu/h200-b/partial_runs/controlled/arithmetic/mlt/seed1337 (not tabulated)")
+    commits = {p["run"]: p["commit"] for p in present}
+    assert commits["main/arithmetic/mlt/seed1337"] == "1ef5c10+config-fix"
+    assert commits["main/arithmetic/n14/seed1337"] == "0" * 12  # a full hash is shortened as before

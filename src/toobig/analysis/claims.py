@@ -7,6 +7,7 @@ Verdicts: "reproduced" (every check that could run holds), "not reproduced" (som
 """
 from __future__ import annotations
 
+import dataclasses
 import operator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,9 +47,22 @@ class Measured:
             return runs.RunResult(regime, task, model, seed, runs.run_path(self.results_dir, *key), "absent",
                                   runs.absent_note(model))
         if key not in self._runs:
-            self._runs[key] = runs.load_run(self.results_dir, regime, task, model, seed, self.max_iters,
-                                            self.config.get("finished_runs_only", False))
+            run = runs.load_run(self.results_dir, regime, task, model, seed, self.max_iters,
+                                self.config.get("finished_runs_only", False))
+            unplanned = self._unplanned(regime, task, model, seed)
+            self._runs[key] = dataclasses.replace(run, note=unplanned) if unplanned and not run.present else run
         return self._runs[key]
+
+    def _unplanned(self, regime: str, task: str, model: str, seed: int) -> str | None:
+        """Why an experiment's run is absent when the config never asks for it (not "not run yet")."""
+        spec = X.experiment_regimes(self.config).get(regime)
+        if spec is None:
+            return None
+        name = spec["experiment"]
+        if not X.enabled(self.config, name):
+            return f"not planned: experiments.{name} is off"
+        planned = {"regime": regime, "task": task, "model": model, "seed": int(seed)} in X.experiment_runs(self.config, name)
+        return None if planned else f"not planned: experiments.{name} does not ask for it"
 
     def ood(self, regime: str, model: str, seed: int) -> dict | None:
         path = ood_path(self.results_dir, regime, model, seed)
@@ -116,8 +130,8 @@ def _per_model(measured: Measured, regime: str, task: str, models: list[str], ev
             label = runs.DISPLAY.get(model, model) + (f"/seed{seed}" if len(measured.seeds) > 1 else "")
             if regime not in ("main", "controlled"):  # an experiment's regime: claims may ask several of them
                 label += f" {regime}"
-            if run.status != "complete":
-                parts.append((label, None, run.note))
+            if run.status != "complete":  # named with its regime: a claim may check main and controlled
+                parts.append((f"{regime} {label}" if regime == "controlled" else label, None, run.note))
             else:
                 parts.append((label, *evaluate(run)))
     return _combine(parts)

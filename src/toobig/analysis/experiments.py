@@ -601,7 +601,7 @@ def heldout_display(df: pd.DataFrame) -> pd.DataFrame:
 # ood.csv's columns as the report names them (the CSV keeps short names for scripts)
 OOD_LABELS = {"accuracy_pct": "correct %", "paper_pct": "paper %", "terminated": "ended with '>'",
               "wrong": "wrong number", "unparsed": "no number", "abs_err_median": "|error| median",
-              "abs_err_p90": "|error| 90th percentile", "share_within_1": "wrong within 1 %",
+              "abs_err_p90": "|error| 90th percentile", "share_within_1": "% of wrong answers off by 1",
               "best_iter": "best checkpoint (iter)", "wall_seconds": "evaluation s"}
 
 

@@ -94,6 +94,23 @@ def blog_section(fragment_html: str | Path | None) -> str | None:
     return re.sub(r'src="([^":]+\.png)"', lambda m: f'src="{embed_png(base / m.group(1))}"', Path(fragment_html).read_text())
 
 
+def short_commit(commit: str) -> str:
+    """A hash shortened to 12 digits; any other label (a GPU session's "<hash>+<fix>") whole."""
+    return commit[:12] if re.fullmatch(r"[0-9a-f]{13,40}", commit) else commit
+
+
+def partial_gpu_run(results_dir: str | Path, run: runs.RunResult) -> str:
+    """Where a GPU session left this run unfinished (results/gpu/<session>/partial_runs/, not tabulated), the furthest."""
+    found = []
+    for metrics in Path(results_dir).glob(f"gpu/*/partial_runs/{run.regime}/{run.task}/{run.model}/seed{run.seed}/metrics.csv"):
+        last = pd.read_csv(metrics, usecols=["iter"])["iter"].max()
+        found.append((int(last), metrics.parent))
+    if not found:
+        return ""
+    last, where = max(found)
+    return f"; a GPU session stopped it at iteration {last:,}, kept in {where} (not tabulated)"
+
+
 def provenance_rows(config: dict, results_dir: str | Path) -> tuple[list[dict], list[dict]]:
     """(one row per present run with its provenance, one row per run not run or unfinished with the reason)."""
     present, absent = [], []
@@ -102,13 +119,13 @@ def provenance_rows(config: dict, results_dir: str | Path) -> tuple[list[dict], 
         for task in config.get("tasks", ("arithmetic", "capitals", "joint")):
             for run in runs.load_runs(config, results_dir, regime, task):
                 if run.status == "absent":
-                    absent.append({"run": run.label, "reason": run.note})
+                    absent.append({"run": run.label, "reason": run.note + partial_gpu_run(results_dir, run)})
                     continue
                 p = run.provenance
                 if run.status != "complete":
                     absent.append({"run": run.label, "reason": run.note})
                 present.append({"run": run.label, "dir": str(run.path), "status": run.status,
-                                "commit": str(p.get("git_commit", ""))[:12], "config_hash": p.get("config_hash", ""),
+                                "commit": short_commit(str(p.get("git_commit", ""))), "config_hash": p.get("config_hash", ""),
                                 "device": p.get("device", "") + (f"; {p['cpu']}" if p.get("cpu") and
                                                                  p.get("device", "").startswith("cpu") else ""),
                                 "gpu": not p.get("device", "cpu").startswith("cpu"),
