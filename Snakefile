@@ -9,6 +9,24 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+# Aggregation takes seconds: on a cluster (profiles/slurm) it runs where Snakemake runs, not as queued jobs.
+localrules:
+    all,
+    make_table,
+    make_figure,
+    check_claims,
+    render_report,
+    make_ood_table,
+    make_extended_table,
+    make_sensitivity_table,
+    score_blog_answers,
+    plot_blog_dynamics,
+    make_blog_prediction_table,
+    judge_blog_claims,
+    compare_blog_learn_to_stop,
+    write_blog_summary,
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/datasets.smk"
 include: "workflow/rules/training.smk"

@@ -300,9 +300,13 @@ PAPER_N14 = REPO / "results/runs/main/arithmetic/n14/seed1337/best.pt"
 
 def test_ood_samples_match_the_evaluate_ood_counts(tmp_path):
     tmp, config = tmp_path, yaml.safe_load((REPO / "config.yaml").read_text())
-    samples = A.write_ood_samples(PAPER_N14, config["data"], tmp / "samples.csv")
+    samples = A.write_ood_samples(PAPER_N14, config["data"], tmp / "samples.csv", tmp / "timing.csv")
     counts = evaluate_ood(PAPER_N14)
     assert len(samples) == 2 * (400 - 100) * 10
+    # the time apart, one number: re-sampling must not rewrite 6,000 lines of a committed file for it
+    assert "eval_seconds" not in pd.read_csv(tmp / "samples.csv").columns
+    seconds = pd.read_csv(tmp / "timing.csv")["eval_seconds"]
+    assert len(seconds) == 1 and seconds.iloc[0] > 0
     # each sample judged against the arithmetic of its own prompt, worked out here from the text "<a+b=" / "<a-b="
     a_op_b = samples["prompt"].str.extract(r"^<(\d+)([+-])(\d+)=$")
     truth = a_op_b[0].astype(int) + a_op_b[2].astype(int) * a_op_b[1].map({"+": 1, "-": -1})
@@ -313,8 +317,11 @@ def test_ood_samples_match_the_evaluate_ood_counts(tmp_path):
     assert counts["ood_sub_correct"] > 0
     pd.DataFrame([counts]).to_csv(tmp / "ood.csv", index=False)
     table = A.ood_table([{"regime": "main", "model": "n14", "seed": seed, "samples": tmp / "samples.csv",
-                          "counts": tmp / "ood.csv"} for seed in (1337, 1338)], A.paper_ood_values(PAPER_DIR))
+                          "counts": tmp / "ood.csv", **({"timing": tmp / "timing.csv"} if seed == 1337 else {})}
+                         for seed in (1337, 1338)], A.paper_ood_values(PAPER_DIR))
     assert list(table["operator"]) == ["addition", "subtraction"] * 2 and list(table["total"]) == [3000] * 4
+    assert table["wall_seconds"].iloc[:2].tolist() == [seconds.iloc[0] / 2] * 2  # one call, split over two rows
+    assert table["wall_seconds"].iloc[2:].isna().all()  # no timing file: not measured, not 0
     # the paper's 0% / 4.75% beside the run it measured (seed 1337) only
     assert table["paper_pct"].tolist()[:2] == [0.0, 4.75] and table["paper_pct"].iloc[2:].isna().all()
     shown = A.display(REPO / "results/experiments/ood.csv", table)  # the report's view: labelled columns, a share as a percentage
@@ -423,8 +430,8 @@ def dry_run(tmp_path, experiments: dict, targets: list[str] = ()) -> dict[str, i
 
 
 OFF = {name: {"enabled": False} for name in X.EXPERIMENTS}
-EXPERIMENT_RULES = {"train_experiment", "train_sweep", "ood_samples", "ood_table", "extended_table",
-                    "long_training_table", "seeds_table", "sweep_table", "sensitivity_eval", "sensitivity_table"}
+EXPERIMENT_RULES = {"train_experiment", "train_sweep", "sample_ood_answers", "make_ood_table", "make_extended_table",
+                    "make_long_training_table", "make_seeds_table", "make_sweep_table", "evaluate_sensitivity", "make_sensitivity_table"}
 
 
 def test_switched_off_experiments_add_no_job(tmp_path):
@@ -436,16 +443,16 @@ def test_switched_off_experiments_add_no_job(tmp_path):
 def test_default_and_all_on_schedules(tmp_path):
     jobs = dry_run(tmp_path, {})  # defaults: the two evaluation-only experiments
     assert {k: jobs.get(k, 0) for k in EXPERIMENT_RULES} == {
-        "ood_samples": 6, "ood_table": 1, "sensitivity_eval": 4, "sensitivity_table": 1, "train_experiment": 0,
-        "train_sweep": 0, "extended_table": 0, "long_training_table": 0, "seeds_table": 0, "sweep_table": 0}
+        "sample_ood_answers": 6, "make_ood_table": 1, "evaluate_sensitivity": 4, "make_sensitivity_table": 1, "train_experiment": 0,
+        "train_sweep": 0, "make_extended_table": 0, "make_long_training_table": 0, "make_seeds_table": 0, "make_sweep_table": 0}
     assert jobs["train_model"] == 18 and jobs["evaluate_ood"] == 6
     on = {name: {"enabled": True} for name in X.EXPERIMENTS} | {"extended": {"enabled": True, "device": "cpu"}}
     jobs = dry_run(tmp_path, on)
     # 18 paper n-model runs + 4 more seeds of each; 9 sweep widths x 2 tasks x 3 seeds; extended + 4 long + 4 variants
     assert (jobs["train_model"], jobs["train_sweep"], jobs["train_experiment"]) == (18 + 72, 54, 9)
-    assert all(jobs[r] == 1 for r in ("extended_table", "long_training_table", "seeds_table", "sweep_table"))
+    assert all(jobs[r] == 1 for r in ("make_extended_table", "make_long_training_table", "make_seeds_table", "make_sweep_table"))
     # out of domain: the 6 paper arithmetic n-model runs and the seeds experiment's 24 more (3 models x 2 regimes x 4)
-    assert jobs["ood_samples"] == jobs["evaluate_ood"] == 6 + 24
+    assert jobs["sample_ood_answers"] == jobs["evaluate_ood"] == 6 + 24
 
 
 def test_claims_are_judged_on_the_seeds_experiment_runs(tmp_path):

@@ -79,13 +79,41 @@ def test_without_a_gpu_the_default_plans_no_mlt_run(tmp_path):
         ({"training": {"max_iters": "many"}}, "max_iters"),
         ({"evaluation": {"grid": 95}}, "grid"),
         ({"models": ["n14", "n99"]}, "models"),
+        ({"seeds": [1337, 1337]}, "has non-unique elements"),
+        ({"experiments": {"seeds": {"seeds": [1338, 1338]}}}, "has non-unique elements"),
     ],
 )
 def test_invalid_config_stops_with_a_message_naming_the_key(tmp_path, overrides, key):
     res = snakemake("-n", overrides=overrides, tmp_path=tmp_path)
     assert res.returncode != 0
     err = res.stderr + res.stdout
-    assert "config.yaml (with any --configfile) is invalid" in err and key in err
+    assert "config.yaml (with any --configfile or --config) is invalid" in err and key in err
+    assert "--config arrive as text" not in err  # the hint is for numbers in quotes only
+
+
+def test_a_list_given_with_config_on_the_command_line_gets_a_hint():
+    """Snakemake reads `--config seeds=[1337,1338]` as the strings '1337' and '1338': say so, and what to do."""
+    res = snakemake("-n", "--config", "seeds=[1337,1338]")
+    err = res.stderr + res.stdout
+    assert res.returncode != 0 and "'1337' is not of type 'integer'" in err
+    assert "put them in a YAML file and pass it with --configfile" in err
+
+
+def test_jobs_run_the_library_beside_the_snakefile(tmp_path):
+    """Another checkout's toobig (an editable install elsewhere) must not run this workflow's jobs."""
+    probe = tmp_path / "probe.smk"
+    probe.write_text(f'include: "{ROOT}/workflow/rules/common.smk"\n'
+                     f'rule probe:\n    output: "{tmp_path}/where.txt"\n'
+                     f'    shell: "python -c \'import toobig; print(toobig.__file__)\' > {{output}}"\n')
+    cmd = [sys.executable, "-m", "snakemake", "--nolock", "--cores", "1", "-s", str(probe), "-d", str(ROOT),
+           "--configfile", str(ROOT / "config.yaml")]
+    elsewhere = tmp_path / "elsewhere" / "toobig"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "__init__.py").write_text("")  # a stand-in for another checkout's package, found first without the fix
+    env = {**os.environ, "PYTHONPATH": str(elsewhere.parent)}
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (tmp_path / "where.txt").read_text().strip() == str(ROOT / "src" / "toobig" / "__init__.py")
 
 
 def test_editing_a_protocol_value_changes_only_the_affected_runs_params():
@@ -112,6 +140,14 @@ def test_slurm_profile_dry_run_requests_gpus_for_mlt(tmp_path):
     out = res.stdout + res.stderr
     assert ("controlled", "joint", "mlt") in scheduled_runs(out)
     assert planned_jobs(out)["train_model"] == 24
+    # each training job's resources: the 6 MLT runs ask for a GPU on the GPU partition, the 18 n-models for neither
+    jobs = re.findall(r"rule train_model:.*?wildcards: regime=\w+, task=\w+, model=(\w+), seed=\d+\n\s+resources: ([^\n]*)",
+                      out, re.S)
+    assert len(jobs) == 24
+    for model, resources in jobs:
+        gpu = "gpu=1" in resources
+        assert gpu == (model == "mlt") and (f"slurm_partition={'gpu' if gpu else 'cpu'}" in resources), resources
+    assert "runtime=240" in jobs[0][1]
 
 
 def test_lint_reports_nothing():
@@ -153,12 +189,12 @@ def test_a_snapshot_tabulates_finished_experiment_runs_and_trains_none(tmp_path)
         plans[snapshot] = planned_jobs(res.stdout + res.stderr)
         trained[snapshot] = set(re.findall(r"model=n14, seed=(\d+)", res.stdout + res.stderr))
     assert "1338" in trained[False]  # the full pipeline trains the missing seed
-    assert plans[True] == {"seeds_table": 1} and not trained[True]  # the snapshot lists it as not run
+    assert plans[True] == {"make_seeds_table": 1} and not trained[True]  # the snapshot lists it as not run
 
 
 def test_a_snapshot_tabulates_an_mlt_run_trained_elsewhere_without_its_checkpoint(tmp_path):
     """The GPU-trained MLT runs come home without best.pt (42 MB each): a snapshot on this GPU-less machine
-    puts them in the tables and trains nothing; the full pipeline here still leaves the MLT out."""
+    puts them in the tables and trains nothing; so does the full pipeline, which trains no MLT here."""
     run = "runs/main/capitals/mlt/seed1337"
     shutil.copytree(ROOT / "results" / run, tmp_path / "results" / run)
     assert not (tmp_path / "results" / run / "best.pt").exists()
@@ -178,11 +214,11 @@ def test_a_snapshot_tabulates_an_mlt_run_trained_elsewhere_without_its_checkpoin
     res = snakemake("-n", "--", f"{tmp_path}/results/experiments/ood.csv", tmp_path=tmp_path,
                     overrides={"results_dir": f"{tmp_path}/results", "finished_runs_only": True, "run_mlt": "auto"})
     assert res.returncode == 0, res.stderr[-2000:]
-    assert planned_jobs(res.stdout + res.stderr) == {"ood_table": 1}
+    assert planned_jobs(res.stdout + res.stderr) == {"make_ood_table": 1}
     import torch
 
     if not torch.cuda.is_available():
-        assert f"{run}/metrics.csv" not in outs[False] and "mlt" not in str(scheduled_runs(outs[False]))
+        assert "mlt" not in str(scheduled_runs(outs[False]))
 
 
 def test_a_changed_setting_retrains_a_finished_run_without_snakemake_records(tmp_path):
@@ -285,3 +321,37 @@ def test_every_committed_run_is_finished():
     orphan_logs = [p for p in tracked if p.startswith("results/logs/train_")
                    and "results/runs/" + "/".join(Path(p).with_suffix("").parts[3:]) + "/provenance.json" not in tracked]
     assert orphan_logs == [], f"training logs committed without a finished run: {orphan_logs}"
+
+
+def test_a_run_brought_home_without_its_checkpoint_is_tabulated_and_never_retrained(tmp_path):
+    """The committed arithmetic MLT run came from a GPU machine without its best.pt (42 MB): a GPU plan must not
+    retrain it for the out-of-domain evaluation's sake, and a plan that trains no MLT must still read it."""
+    results = tmp_path / "results"
+    run = "runs/main/arithmetic/mlt/seed1337"
+    shutil.copytree(ROOT / "results" / run, results / run)
+    shutil.copytree(ROOT / "results" / "datasets", results / "datasets")  # as committed: not remade, so not newer
+    assert not (results / run / "best.pt").exists()
+    where = {"results_dir": str(results), "blog": {"enabled": False}}
+    res = snakemake("-n", overrides={**where, "run_mlt": "always"}, tmp_path=tmp_path)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-2000:]
+    trained = scheduled_runs(out)
+    assert ("controlled", "arithmetic", "mlt") in trained and ("main", "arithmetic", "mlt") not in trained
+    assert f"{run}/best.pt" not in out  # nothing asks for the checkpoint that is not here
+    # a machine that trains no MLT: Table 2 made without it, then the run brought home remakes it (a param, so
+    # that its arrival counts but its training never enters this machine's plan)
+    shutil.move(results / run, tmp_path / "away")
+    for model in ("n14", "n28", "n56"):
+        paper_run = f"runs/main/arithmetic/{model}/seed1337"
+        shutil.copytree(ROOT / "results" / paper_run, results / paper_run)
+    never = {**where, "run_mlt": "never"}
+    table = f"{results}/tables/table2.csv"
+    assert snakemake("--", table, overrides=never, tmp_path=tmp_path).returncode == 0
+    assert "main,arithmetic,mlt,1337,absent" in Path(table).read_text()
+    assert planned_jobs(snakemake("-n", "--", table, overrides=never, tmp_path=tmp_path).stdout) == {}
+    shutil.move(tmp_path / "away", results / run)
+    res = snakemake("-n", "--", table, overrides=never, tmp_path=tmp_path)
+    out = res.stdout + res.stderr
+    assert planned_jobs(out) == {"make_table": 1} and "Params have changed" in out, out[-2000:]
+    assert snakemake("--", table, overrides=never, tmp_path=tmp_path).returncode == 0
+    assert "main,arithmetic,mlt,1337,complete" in Path(table).read_text()

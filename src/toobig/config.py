@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,10 +162,15 @@ def validate_config(config: dict, source: str, schema: str | Path = SCHEMA) -> d
     except WorkflowError as err:
         detail = str(err).splitlines()
         reason = next((line for line in detail if "Failed validating" in line or "is not" in line or "is less" in line
-                       or "Additional properties" in line or "was unexpected" in line), detail[0])
+                       or "Additional properties" in line or "was unexpected" in line
+                       or "non-unique" in line), detail[0])
         where = next((line for line in detail if line.strip().startswith("On instance")), "")
+        # Snakemake reads the items of `--config key=[1,2]` and `key={a: 1}` as text, so numbers fail as strings
+        quoted_number = re.search(r"'-?[0-9.]+' is not of type '(integer|number)'", reason)
+        hint = (" A number in quotes: lists and mappings given with --config arrive as text; put them in a YAML file "
+                "and pass it with --configfile." if quoted_number else "")
         raise ConfigError(f"{source} is invalid: {reason.strip()} {where.strip()}\n"
-                          f"Fix the key named above (the schema is {schema.relative_to(schema.parents[2])}).") from None
+                          f"Fix the key named above (the schema is {schema.relative_to(schema.parents[2])}).{hint}") from None
     return config
 
 

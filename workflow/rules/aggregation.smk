@@ -12,7 +12,7 @@ EXTENDED_RUN_DIR = config.get("extended_run_dir", run_dir("extended", "arithmeti
 
 def table_run_files(wildcards):
     """metrics.csv and provenance.json of the runs this machine trains for Table N (none for Table 1), so
-    `snakemake -- results/tables/table3.csv` trains only the capitals runs."""
+    `snakemake -- results/tables/table3.csv` trains only the capitals runs (runs trained elsewhere: a param)."""
     if int(wildcards.n) not in TABLE_RUNS:
         return []
     regime, task = TABLE_RUNS[int(wildcards.n)]
@@ -32,9 +32,10 @@ def figure_run_files(wildcards):
 
 
 def aggregation_settings(wildcards):
-    """The config values tables, figures and claims are made from, as a param: editing one remakes them."""
+    """The config values tables, figures and claims are made from, and the runs trained elsewhere that they read,
+    as a param: editing one, or bringing a run home, remakes them."""
     keys = ("models", "seeds", "regimes", "tasks", "model_settings", "regime_settings", "training", "evaluation")
-    return {key: config.get(key) for key in keys}
+    return {**{key: config.get(key) for key in keys}, "runs_trained_elsewhere": runs_trained_elsewhere()}
 
 
 def ood_targets():

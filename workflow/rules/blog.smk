@@ -48,6 +48,7 @@ rule train_blog_model:
     threads: 1
     resources:
         gpu=blog_run_gpus,
+        slurm_partition=blog_slurm_partition,
     conda:
         "../../environment.yml"
     shell:

@@ -52,6 +52,11 @@ def blog_run_gpus(wildcards):
     return 0 if wildcards.model == "cpu" else 1
 
 
+def blog_slurm_partition(wildcards):
+    """As the paper stages' slurm_partition (common.smk), read here without it: "" lets SLURM choose."""
+    return (config.get("slurm_partitions") or {}).get("gpu" if blog_run_gpus(wildcards) else "cpu", "")
+
+
 def blog_run_paths(kind):
     """The `kind` file of every trained run, in blog_runs() order."""
     return [f"{BLOG}/runs/{run}/{kind}" for run in blog_runs()]

@@ -6,13 +6,22 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+# The workflow runs the library beside it (src/), not whichever toobig is installed (another checkout's, or none in a
+# --use-conda environment): first on this process's path, and on the PYTHONPATH every job inherits.
+SRC = str(Path(workflow.current_basedir).parents[1] / "src")  # this file is workflow/rules/common.smk
+sys.path.insert(0, SRC)
+
+from toobig.pythonpath import prepend_to_pythonpath
+
+prepend_to_pythonpath(SRC)
+
 from toobig import experiments as X
 from toobig.config import ConfigError, validate_config
 from toobig.data import dataset_changes
 from toobig.provenance import changed_mark_inputs, config_changes
 
 try:  # the same check guards `python -m toobig`
-    validate_config(config, "config.yaml (with any --configfile)",
+    validate_config(config, "config.yaml (with any --configfile or --config)",
                     Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 except ConfigError as err:
     sys.exit(str(err))
@@ -62,13 +71,29 @@ def planned_runs(**only):
     ])
 
 
+def runs_trained_elsewhere():
+    """Configured runs this machine does not plan but has finished (an MLT run brought home from a GPU machine),
+    each with its provenance.json's digest. Tables, figures and claims read them as they read every run folder;
+    as a param (not an input, which would make this machine's plan train them when their dataset is remade)
+    they remake what shows them when one arrives or changes."""
+    planned = planned_runs()
+    return {run_dir(**run): hashlib.sha256(Path(run_dir(**run), "provenance.json").read_bytes()).hexdigest()[:16]
+            for run in all_runs() if run not in planned and finished(run)}
+
+
+def with_checkpoint(runs):
+    """The runs whose best.pt is here or will be made: a finished run trained elsewhere without it (an MLT run's
+    best.pt, 42 MB, stays on the GPU machine) is left out of evaluations rather than retrained for one."""
+    return [run for run in runs if not finished(run) or Path(run_dir(**run), "best.pt").exists()]
+
+
 def run_dir(regime, task, model, seed):
     return f"{RESULTS}/runs/{regime}/{task}/{model}/seed{seed}"
 
 
 # What a training job writes into its run folder (one list for every training rule). A run trained elsewhere may
 # lack best.pt (an MLT run's is 42 MB and stays on the GPU machine): only jobs that ask for best.pt would retrain
-# it, and in a snapshot none does (ood_runs).
+# it, and none does (with_checkpoint).
 RUN_FILES = ("metrics.csv", "timing.csv", "best.pt", "provenance.json")
 
 
@@ -169,6 +194,21 @@ def get_run_device(wildcards):
 
 def get_run_gpus(wildcards):
     return 1 if is_gpu_run(wildcards) else 0
+
+
+def stack_device():
+    """Where stacked n-model jobs train (config nmodel_device)."""
+    return "cuda" if config["nmodel_device"] == "cuda" else "cpu"
+
+
+def stack_gpus(wildcards):
+    return 1 if stack_device() == "cuda" else 0
+
+
+def slurm_partition(gpus_of):
+    """A training rule's SLURM partition (profiles/slurm), from its gpu resource function: GPU jobs to the GPU
+    partition, the rest to the CPU one (config slurm_partitions; "" lets SLURM choose)."""
+    return lambda wildcards: config["slurm_partitions"]["gpu" if gpus_of(wildcards) else "cpu"]
 
 
 def get_final_outputs():

@@ -35,6 +35,7 @@ rule train_experiment:
     threads: config["threads_per_job"]
     resources:
         gpu=experiment_run_gpus,
+        slurm_partition=slurm_partition(experiment_run_gpus),
     conda:
         "../../environment.yml"
     shell:
@@ -63,6 +64,7 @@ rule train_sweep:
     threads: config["threads_per_job"]
     resources:
         gpu=get_run_gpus,
+        slurm_partition=slurm_partition(get_run_gpus),
     conda:
         "../../environment.yml"
     shell:
@@ -95,6 +97,7 @@ if config.get("stack_runs", False):
         threads: config["threads_per_job"]
         resources:
             gpu=stack_gpus,
+            slurm_partition=slurm_partition(stack_gpus),
         conda:
             "../../environment.yml"
         shell:
@@ -124,6 +127,7 @@ if config.get("stack_runs", False):
         threads: config["threads_per_job"]
         resources:
             gpu=stack_gpus,
+            slurm_partition=slurm_partition(stack_gpus),
         conda:
             "../../environment.yml"
         shell:
@@ -133,15 +137,16 @@ if config.get("stack_runs", False):
     ruleorder: train_long_stack > train_experiment
 
 
-rule ood_samples:
+rule sample_ood_answers:
     input:
         best=f"{RESULTS}/runs/{{regime}}/arithmetic/{{model}}/seed{{seed}}/best.pt",
     output:
         csv=f"{EXP_DIR}/ood/{{regime}}/{{model}}/seed{{seed}}/samples.csv",
+        timing=f"{EXP_DIR}/ood/{{regime}}/{{model}}/seed{{seed}}/timing.csv",
     params:
         data=config["data"],
     log:
-        f"{RESULTS}/logs/ood_samples/{{regime}}/{{model}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/sample_ood_answers/{{regime}}/{{model}}/seed{{seed}}.log",
     wildcard_constraints:
         regime="main|controlled",
         model="n14|n28|n56|mlt",
@@ -152,9 +157,10 @@ rule ood_samples:
         "../scripts/exp_ood_samples.py"
 
 
-rule ood_table:
+rule make_ood_table:
     input:
         samples=ood_sample_files(),
+        timing=ood_sample_files("timing.csv"),
         counts=ood_count_files(),
         paper=f"{PAPER_DIR}/text_values.csv",
     output:
@@ -162,14 +168,14 @@ rule ood_table:
     params:
         runs=ood_runs(),
     log:
-        f"{RESULTS}/logs/experiments/ood_table.log",
+        f"{RESULTS}/logs/experiments/make_ood_table.log",
     conda:
         "../../environment.yml"
     script:
         "../scripts/exp_ood_table.py"
 
 
-rule extended_table:
+rule make_extended_table:
     input:
         runs=experiment_run_files("extended") if experiment_on("extended") else [],
     output:
@@ -179,14 +185,14 @@ rule extended_table:
         paper_runs=paper_run_keys(),
         figure=False,
     log:
-        f"{RESULTS}/logs/experiments/extended_table.log",
+        f"{RESULTS}/logs/experiments/make_extended_table.log",
     conda:
         "../../environment.yml"
     script:
         "../scripts/exp_runs_table.py"
 
 
-rule long_training_table:
+rule make_long_training_table:
     input:
         runs=experiment_run_files("long_training") if experiment_on("long_training") else [],
         best=experiment_best_files("long_training"),
@@ -199,14 +205,14 @@ rule long_training_table:
         paper_runs=paper_run_keys(),
         figure=True,
     log:
-        f"{RESULTS}/logs/experiments/long_training_table.log",
+        f"{RESULTS}/logs/experiments/make_long_training_table.log",
     conda:
         "../../environment.yml"
     script:
         "../scripts/exp_runs_table.py"
 
 
-rule seeds_table:
+rule make_seeds_table:
     input:
         runs=experiment_run_files("seeds") if experiment_on("seeds") else [],
         best=experiment_best_files("seeds"),
@@ -219,14 +225,14 @@ rule seeds_table:
         runs=X.experiment_runs(config, "seeds"),
         paper_runs=paper_run_keys(),
     log:
-        f"{RESULTS}/logs/experiments/seeds_table.log",
+        f"{RESULTS}/logs/experiments/make_seeds_table.log",
     conda:
         "../../environment.yml"
     script:
         "../scripts/exp_seeds_table.py"
 
 
-rule sweep_table:
+rule make_sweep_table:
     input:
         runs=experiment_run_files("sweep") if experiment_on("sweep") else [],
         best=experiment_best_files("sweep"),
@@ -239,14 +245,14 @@ rule sweep_table:
         paper_runs=paper_run_keys(),
         model_settings=config["model_settings"],
     log:
-        f"{RESULTS}/logs/experiments/sweep_table.log",
+        f"{RESULTS}/logs/experiments/make_sweep_table.log",
     conda:
         "../../environment.yml"
     script:
         "../scripts/exp_sweep.py"
 
 
-rule sensitivity_eval:
+rule evaluate_sensitivity:
     input:
         best=f"{RESULTS}/runs/{{regime}}/{{task}}/{{model}}/seed{{seed}}/best.pt",
     output:
@@ -255,7 +261,7 @@ rule sensitivity_eval:
         data=config["data"],
         variants=EXP["sensitivity_eval"]["variants"],
     log:
-        f"{RESULTS}/logs/sensitivity_eval/{{regime}}/{{task}}/{{model}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/evaluate_sensitivity/{{regime}}/{{task}}/{{model}}/seed{{seed}}.log",
     wildcard_constraints:
         regime="main|controlled",
         task="arithmetic|capitals|joint",
@@ -267,7 +273,7 @@ rule sensitivity_eval:
         "../scripts/exp_sensitivity_eval.py"
 
 
-rule sensitivity_table:
+rule make_sensitivity_table:
     input:
         unpack(sensitivity_table_inputs),
     output:
@@ -278,7 +284,7 @@ rule sensitivity_table:
         training=sensitivity_training_runs(),
         training_settings={k: v for k, v in EXP["sensitivity_training"]["variants"].items()},
     log:
-        f"{RESULTS}/logs/experiments/sensitivity_table.log",
+        f"{RESULTS}/logs/experiments/make_sensitivity_table.log",
     conda:
         "../../environment.yml"
     script:

@@ -56,7 +56,10 @@ def experiment_run_files(name, names=("metrics.csv", "provenance.json"), task=No
 
 def experiment_best_files(name):
     """best.pt of the arithmetic runs of experiment `name`: their held-out expressions are re-sampled one by one."""
-    return experiment_run_files(name, names=("best.pt",), task="arithmetic") if experiment_on(name) else []
+    if not experiment_on(name):
+        return []
+    return run_files(with_checkpoint(only_finished([r for r in X.experiment_runs(config, name) if r["task"] == "arithmetic"])),
+                     "best.pt")
 
 
 def ood_runs():
@@ -66,8 +69,7 @@ def ood_runs():
     runs = [run for regime in EXP["ood"]["regimes"] for run in planned_runs(regime=regime, task="arithmetic")]
     runs += [run for regime in EXP["ood"]["regimes"]
              for run in seeds_experiment_runs(regime=regime, task="arithmetic") if run not in runs]
-    # a snapshot's run trained elsewhere may lack its best.pt (RUN_FILES): nothing to evaluate then
-    return [run for run in runs if not config["finished_runs_only"] or Path(run_dir(**run), "best.pt").exists()]
+    return with_checkpoint(runs)
 
 
 def seeds_experiment_runs(**only):
@@ -77,8 +79,8 @@ def seeds_experiment_runs(**only):
     return only_finished([run for run in runs if all(run[k] == v for k, v in only.items())])
 
 
-def ood_sample_files():
-    return [f"{EXP_DIR}/ood/{r['regime']}/{r['model']}/seed{r['seed']}/samples.csv" for r in ood_runs()]
+def ood_sample_files(name="samples.csv"):
+    return [f"{EXP_DIR}/ood/{r['regime']}/{r['model']}/seed{r['seed']}/{name}" for r in ood_runs()]
 
 
 def ood_count_files():
@@ -89,8 +91,8 @@ def ood_count_files():
 def sensitivity_runs():
     """The paper-protocol runs whose best checkpoints are re-evaluated (first configured seed)."""
     s = EXP["sensitivity_eval"]
-    return [run for task in s["tasks"] for model in s["models"]
-            for run in planned_runs(regime=s["regime"], task=task, model=model, seed=config["seeds"][0])]
+    return with_checkpoint([run for task in s["tasks"] for model in s["models"]
+                            for run in planned_runs(regime=s["regime"], task=task, model=model, seed=config["seeds"][0])])
 
 
 def sensitivity_reference_runs():
@@ -158,11 +160,3 @@ def long_stack_configs(wildcards):
 
 def long_stack_dirs(wildcards):
     return [run_dir(**r) for r in long_stack_runs(wildcards)]
-
-
-def stack_device():
-    return "cuda" if config["nmodel_device"] == "cuda" else "cpu"
-
-
-def stack_gpus(wildcards):
-    return 1 if config["nmodel_device"] == "cuda" else 0

@@ -24,6 +24,7 @@ rule train_model:
     threads: config["threads_per_job"]
     resources:
         gpu=get_run_gpus,
+        slurm_partition=slurm_partition(get_run_gpus),
     conda:
         "../../environment.yml"
     shell:

@@ -21,7 +21,7 @@ if config.get("stack_runs", False):
             runs=json_param(lambda wc: stack_run_configs(config, wc.task, wc.model, int(wc.seed))),
             out_dirs=lambda wc: [f"{RESULTS}/runs/{regime}/{wc.task}/{wc.model}/seed{wc.seed}"
                                  for regime in config["regimes"]],
-            device="cuda" if config["nmodel_device"] == "cuda" else "cpu",
+            device=stack_device(),
             cuda_graphs=cuda_graphs_flag(),
             training_version=TRAINING_VERSION,
         log:
@@ -32,7 +32,8 @@ if config.get("stack_runs", False):
             seed=r"\d+",
         threads: config["threads_per_job"]
         resources:
-            gpu=lambda wc: 1 if config["nmodel_device"] == "cuda" else 0,
+            gpu=stack_gpus,
+            slurm_partition=slurm_partition(stack_gpus),
         conda:
             "../../environment.yml"
         shell:

@@ -1,9 +1,12 @@
 # Extended / long training: one row per run (best row, held-out over training, wall time); optional figure.
 import sys
 
+import torch
+
 from toobig.analysis.experiments import long_training_figure, write_heldout_by_expression, write_runs_table
 
 sys.stderr = open(snakemake.log[0], "w")
+torch.set_num_threads(snakemake.threads)  # the rule's threads (1 unless it says): two jobs share two cores
 paper_runs = {tuple(k) for k in snakemake.params.paper_runs}
 df = write_runs_table(snakemake.params.runs, snakemake.config["results_dir"], snakemake.output.csv, paper_runs,
                       finished_only=snakemake.config["finished_runs_only"])

@@ -83,7 +83,6 @@ def experiment_outputs(config: dict, results_dir: str | Path = "results") -> dic
 def ood_samples(best_pt, data_cfg: dict) -> pd.DataFrame:
     """One row per out-of-domain sample. Sampled by the same call as toobig.analysis.ood.evaluate_ood (same
     prompts, same generator seed), so its counts equal that rule's ood.csv (the table checks it)."""
-    t0 = time.perf_counter()
     ckpt, samples = sample_as_trained(best_pt, ood_prompts(data_cfg.get("ood_operand_max", 19),
                                                             data_cfg.get("operand_max", 9)))
     rows = [{"prompt": s.prompt.text, "operator": "addition" if s.prompt.kind == "ood_add" else "subtraction",
@@ -91,13 +90,17 @@ def ood_samples(best_pt, data_cfg: dict) -> pd.DataFrame:
              "terminated": int(s.judgement.terminated)} for s in samples]
     df = pd.DataFrame(rows, columns=["prompt", "operator", "expected", "answer", "correct", "terminated"])
     df["best_iter"] = ckpt.get("iter")
-    df["eval_seconds"] = round(time.perf_counter() - t0, 2)
     return df
 
 
-def write_ood_samples(best_pt, data_cfg: dict, out) -> pd.DataFrame:
+def write_ood_samples(best_pt, data_cfg: dict, out, timing=None) -> pd.DataFrame:
+    """samples.csv, and the seconds the sampling took in a one-line timing.csv beside it (`timing`), so that
+    re-sampling a checkpoint rewrites one number, not a column of 6,000 equal ones."""
+    t0 = time.perf_counter()
     df = ood_samples(best_pt, data_cfg)
     atomic_write_csv(out, df)
+    if timing is not None:
+        atomic_write_csv(timing, pd.DataFrame({"eval_seconds": [round(time.perf_counter() - t0, 2)]}))
     return df
 
 
@@ -116,13 +119,14 @@ def error_stats(expected, answers) -> dict:
 
 
 def ood_table(entries: list[dict], paper_values: dict | None = None, paper_seed: int = PAPER_SEED) -> pd.DataFrame:
-    """entries: {regime, model, seed, samples (csv), counts (the evaluate_ood rule's ood.csv)}. One row per run
-    and operator; the paper's value (0% addition, 4.75% subtraction) beside the run it measured: main n14 at
-    the paper's seed."""
+    """entries: {regime, model, seed, samples (csv), counts (the evaluate_ood rule's ood.csv), timing (the samples'
+    timing.csv; optional)}. One row per run and operator; the paper's value (0% addition, 4.75% subtraction) beside
+    the run it measured: main n14 at the paper's seed."""
     rows = []
     for e in entries:
         s = pd.read_csv(e["samples"], dtype={"answer": "object"}, keep_default_na=True)
         counts = pd.read_csv(e["counts"]).iloc[0] if e.get("counts") and Path(e["counts"]).exists() else None
+        seconds = float(pd.read_csv(e["timing"])["eval_seconds"].iloc[0]) if e.get("timing") else math.nan
         for op, key in (("addition", "ood_add"), ("subtraction", "ood_sub")):
             part = s[s["operator"] == op]
             correct, total = int(part["correct"].sum()), len(part)
@@ -136,7 +140,7 @@ def ood_table(entries: list[dict], paper_values: dict | None = None, paper_seed:
                          "paper_pct": math.nan if paper is None else paper,
                          "terminated": int(part["terminated"].sum()), **error_stats(part["expected"], part["answer"]),
                          "best_iter": int(part["best_iter"].iloc[0]) if total else None,
-                         "wall_seconds": float(s["eval_seconds"].iloc[0]) / 2 if len(s) else 0.0})  # split over its 2 rows
+                         "wall_seconds": seconds / 2})  # one sampling call for both operators: split over its 2 rows
     df = pd.DataFrame(rows)
     order = {m: i for i, m in enumerate(runs.MODELS)}
     if not df.empty:
