@@ -163,6 +163,9 @@ def test_gpu_runs_brought_home_without_their_checkpoint_are_named(tmp_path):
     text = re.sub(r"\s+", " ", render(tmp_path, world, small_config()))
     assert ("main/capitals/mlt/seed1337 was trained on a GPU (NVIDIA H200, bf16 autocast); the <code>best.pt</code> "
             "of main/capitals/mlt/seed1337 (42 MB a run) did not come along") in text
+    # Table 3's MLT row says how it was made, unlike its CPU-trained neighbours
+    table3 = text.split('id="table3"', 1)[1].split('id="table4"', 1)[0]
+    assert table3.count("trained on NVIDIA H200, bf16 autocast") == 1 and table3.count("trained on") == 1
 
 
 def test_a_gpu_sessions_partial_run_is_pointed_to_and_its_commit_label_kept_whole(tmp_path):

@@ -36,6 +36,15 @@ def _signed(value, suffix: str = "") -> str:
     return "" if _missing(value) else f"{value:+.1f}{suffix}".replace("-", "−")
 
 
+def trained_on(run_dir) -> str:
+    """"" for a run trained on the CPU (float32, as every n-model here); the device and precision of one trained on a
+    GPU, so that a table row says when it was not made the way its neighbours were."""
+    path = Path(str(run_dir)) / "provenance.json"
+    prov = json.loads(path.read_text()) if path.exists() else {}
+    device = str(prov.get("device", "cpu"))
+    return "" if device.startswith("cpu") else f"trained on {device}" + (f", {prov['precision']}" if prov.get("precision") else "")
+
+
 def results_table_view(df: pd.DataFrame) -> dict:
     """Tables 2-7 formatted like the paper: per metric, ours, the paper's printed value, the difference."""
     task = df["task"].iloc[0]
@@ -57,7 +66,7 @@ def results_table_view(df: pd.DataFrame) -> dict:
             "status": r["status"], "note": "" if _missing(r["note"]) else r["note"], "cells": cells,
             "best_iter": "" if _missing(r["best_iter"]) else int(r["best_iter"]),
             "grid": "" if _missing(r["grid"]) else f"{int(r['grid'])} per operator",
-            "run_dir": r["run_dir"],
+            "run_dir": r["run_dir"], "trained_on": trained_on(r["run_dir"]),
         })
     return {"headers": [METRIC_HEADERS[m] for m in metrics], "rows": rows, "arithmetic": task != "capitals"}
 
