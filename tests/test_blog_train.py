@@ -15,7 +15,7 @@ from toobig.blog.train import BlogTrainer, NaNLossError
 FAST = dict(n_layer=1, n_embd=32, n_head=2, n_positions=48, dropout=0.1, compact_vocab=True, learning_rate=3e-3,
             epochs=6, eval_every=3, train_subset=20, max_new_tokens=6, checkpoint_every=1, n_lines=150)
 THRESHOLDS = {"op_recognised_when_wrong": 0.9, "division_close_rel_error": 0.05, "termination_common": 0.2,
-              "memorised_train_exact": 0.9, "grokking_jump": 0.3}
+              "min_correct_prefix": 20, "memorised_train_exact": 0.9, "grokking_jump": 0.3}
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def _tables(train_loss, eval_loss, eval_mode, train_exact, held_exact):
     rows = []
     for e, (t, h) in enumerate(zip(train_exact, held_exact)):
         for op in ("SUM", "SUBTRACT", "MULTIPLY", "DIVIDE", "ALL"):
-            base = {"epoch": e, "op": op, "n_wrong": 10, "op_recognised_when_wrong": 0.95, "termination_when_wrong": 0.5,
+            base = {"epoch": e, "op": op, "n": 100, "n_wrong": 10, "op_recognised_when_wrong": 0.95, "termination_when_wrong": 0.5,
                     "termination_failure": 0.3, "run_on_digits": 0.3, "overlong": 0.5, "rel_error_median": 0.01, "rel_error_p90": 0.2,
                     "within_k": 0.4, "stopped": 0.0, "op_recognised": 0.97, "digit_accuracy": 0.6}
             rows.append({**base, "split": "train_subset", "exact": t})
@@ -146,6 +146,22 @@ def test_claim_verdicts_on_hand_made_tables():
     # memorised at epoch 2, then held-out exact jumps 0.15 -> 0.6 at epoch 4: a grokking transition
     assert verdicts["no_memorisation_then_grokking"]["verdict"] == "not supported"
     assert verdicts["no_memorisation_then_grokking"]["evidence"]["first_epoch_train_exact_ge_threshold"] == 2
+
+
+def test_a_run_that_never_learns_leaves_the_learning_claims_undetermined():
+    """The committed CPU stand-in gets 1 held-out answer in 1,000 right: with no right start a run-on cannot be
+    seen, and with nothing memorised no transition after memorisation can be; neither may read as a verdict."""
+    epochs, evals, behaviour = _tables([5, 4.8, 4.5, 3, 2.5], [5, 3, 2.6, 2.5, 2.45, 2.4], [5, 3, 2.6, 2.5, 2.4, 2.4],
+                                       [0, 0.01, 0.02, 0.02, 0.03, 0.03], [0, 0, 0, 0.01, 0.01, 0.01])
+    behaviour["termination_failure"] = 0.0
+    behaviour["termination_when_wrong"] = 0.0
+    verdicts = {c["claim"]: c for c in judge_claims(epochs, evals, behaviour, THRESHOLDS)}
+    assert verdicts["termination_failures_common"]["verdict"] == "undetermined"
+    assert verdicts["termination_failures_common"]["evidence"]["heldout_correct_prefix"] == 1  # 100 x 0.01
+    assert verdicts["no_memorisation_then_grokking"]["verdict"] == "undetermined"
+    behaviour.loc[behaviour["split"] == "heldout", "termination_failure"] = 0.3  # 31 right starts: judged again
+    verdicts = {c["claim"]: c for c in judge_claims(epochs, evals, behaviour, THRESHOLDS)}
+    assert verdicts["termination_failures_common"]["verdict"] == "not supported"  # 0.0 of the wrong ones run on
 
 
 def test_loss_order_closer_than_the_eval_interval_is_undetermined():

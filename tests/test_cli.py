@@ -168,7 +168,12 @@ def test_train_run_json_is_the_run_config_file_inline(capsys, tmp_path, make_cfg
                                          ('{"eval_interval": 0}', "'eval_interval' must be at least 1"),
                                          ('{"max_iters": -1}', "'max_iters' must be at least 0, got -1"),
                                          ('{"temperature": 0}', "'temperature' must be above 0"),
-                                         ('{"dropout": 1.5}', "'dropout' must be at least 0 and at most 1")])
+                                         ('{"dropout": 1.5}', "'dropout' must be at least 0 and at most 1"),
+                                         # NaN passes every range comparison; inf temperature samples uniformly
+                                         ('{"learning_rate": NaN}', "'learning_rate' must be a finite number, got nan"),
+                                         ('{"temperature": "inf"}', "'temperature' must be a finite number, got inf"),
+                                         ('{"warmup_iters": 25000}', "warmup_iters (25000) must be below lr_decay_iters (25000)"),
+                                         ('{"min_lr": 1.0}', "min_lr (1.0) must not exceed learning_rate")])
 def test_train_bad_run_json(capsys, tmp_path, dataset_dirs, text, needle):
     rc, out, err = run_cli(["train", "--run-json", text, "--data", dataset_dirs["arithmetic"], "--out", tmp_path],
                            capsys)

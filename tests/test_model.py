@@ -88,7 +88,7 @@ def test_dropout_setting_reaches_modules(config):
 
 def test_weight_decay_only_on_matrices():
     gpt = small()
-    opt = gpt.configure_optimizer(0.1, 1e-3, (0.9, 0.99), "cpu")
+    opt = gpt.configure_optimizer(0.1, 1e-3, (0.9, 0.99))
     assert isinstance(opt, torch.optim.AdamW)
     names = {id(p): n for n, p in gpt.named_parameters()}
     decayed = {names[id(p)] for g in opt.param_groups if g["weight_decay"] == 0.1 for p in g["params"]}
@@ -166,3 +166,9 @@ def test_too_long_input_is_refused():
     gpt = small()
     with pytest.raises(AssertionError, match="length 10 exceeds block_size 9"):  # not an IndexError from wpe
         gpt(torch.zeros(1, 10, dtype=torch.long))
+
+
+def test_an_unknown_attention_kind_is_refused():
+    """A misspelt kind ("flash") would otherwise silently take the explicit path."""
+    with pytest.raises(ValueError, match="must be 'auto', 'sdpa' or 'explicit', got 'flash'"):
+        GPT(GPTConfig(vocab_size=17, attention="flash"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 import sys
 from dataclasses import dataclass
@@ -94,6 +95,13 @@ def _check_type(name: str, value, expected_type, error=ConfigError, what: str = 
     return value
 
 
+def _finite(name: str, value, error=ConfigError, what: str = "config"):
+    """NaN fails every range comparison and inf divides logits to 0: neither may pass as a number."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise error(f"{what} key '{name}' must be a finite number, got {value!r}")
+    return value
+
+
 def typed_values(cls, values: dict, what: str = "config", error=ConfigError) -> dict:
     """values checked against dataclass cls's fields: an unknown key or a wrong type stops naming the key."""
     if not isinstance(values, dict):
@@ -102,7 +110,8 @@ def typed_values(cls, values: dict, what: str = "config", error=ConfigError) -> 
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise error(f"unknown {what} key(s): {', '.join(unknown)}; known keys: {', '.join(fields)}")
-    return {name: _check_type(name, value, TYPES[fields[name].type], error, what) for name, value in values.items()}
+    return {name: _finite(name, _check_type(name, value, TYPES[fields[name].type], error, what), error, what)
+            for name, value in values.items()}
 
 
 # the ranges workflow/schemas/config.schema.yaml gives these keys, checked here too for runs started outside
@@ -136,6 +145,11 @@ def run_config_from_dict(values: dict) -> RunConfig:
         raise ConfigError(f"n_embd ({cfg.n_embd}) must be divisible by n_head ({cfg.n_head})")
     if cfg.grid not in (91, 100):
         raise ConfigError(f"evaluation grid must be 91 or 100, got {cfg.grid}")
+    if cfg.decay_lr and cfg.warmup_iters >= cfg.lr_decay_iters:  # the cosine would divide by zero (or run backwards)
+        raise ConfigError(f"warmup_iters ({cfg.warmup_iters}) must be below lr_decay_iters ({cfg.lr_decay_iters})")
+    if cfg.decay_lr and cfg.min_lr > cfg.learning_rate:
+        raise ConfigError(f"min_lr ({cfg.min_lr}) must not exceed learning_rate ({cfg.learning_rate}): the schedule "
+                          "decays from learning_rate to min_lr")
     return cfg
 
 

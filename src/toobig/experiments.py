@@ -169,10 +169,6 @@ def experiment_runs(config: dict, name: str) -> list[dict]:
     return []
 
 
-def is_experiment_regime(config: dict, regime: str) -> bool:
-    return regime in experiment_regimes(config)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Statistics: 95% t-interval of a mean, seeds in which an outcome holds
 # ---------------------------------------------------------------------------------------------------------

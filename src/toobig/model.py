@@ -1,8 +1,7 @@
 """nanoGPT's GPT with an MLP expansion factor, readable top to bottom.
 
-Differences from nanoGPT (karpathy/nanoGPT @ 93a43d9), as the paper's authors made them:
-  * the MLP hidden width is mlp_expansion * n_embd instead of 4 * n_embd (m = 1 for the n-models);
-Everything else is nanoGPT: learned token and position embeddings, pre-LayerNorm blocks, causal self-attention,
+The one difference from nanoGPT (karpathy/nanoGPT @ 93a43d9), as the paper's authors made it: the MLP hidden
+width is mlp_expansion * n_embd instead of 4 * n_embd (m = 1 for the n-models). Everything else is nanoGPT: learned token and position embeddings, pre-LayerNorm blocks, causal self-attention,
 GELU MLP, final LayerNorm, output head tied to the token embedding, no biases when bias=False.
 """
 from __future__ import annotations
@@ -50,6 +49,8 @@ class CausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(config.dropout)
         self.n_head = config.n_head
         self.dropout = config.dropout
+        if config.attention not in ("auto", "sdpa", "explicit"):
+            raise ValueError(f"GPTConfig.attention must be 'auto', 'sdpa' or 'explicit', got {config.attention!r}")
         self.attention = config.attention
         mask = torch.tril(torch.ones(config.block_size, config.block_size, dtype=torch.bool))
         self.register_buffer("causal_mask", mask.view(1, 1, config.block_size, config.block_size), persistent=False)
@@ -153,12 +154,12 @@ class GPT(nn.Module):
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
         return logits, loss
 
-    def configure_optimizer(self, weight_decay, learning_rate, betas, device_type):
-        """AdamW with decay on >= 2-D tensors only (matrices and embeddings, not LayerNorm weights)."""
+    def configure_optimizer(self, weight_decay, learning_rate, betas):
+        """AdamW with decay on >= 2-D tensors only (matrices and embeddings, not LayerNorm weights); fused: one
+        kernel for all tensors, on the GPU and the CPU alike."""
         params = [p for p in self.parameters() if p.requires_grad]
         groups = [
             {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
         ]
-        extra = {"fused": True}  # one kernel for all tensors, on the GPU and the CPU alike
-        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, **extra)
+        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, fused=True)

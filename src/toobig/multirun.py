@@ -26,7 +26,7 @@ differences can grow over a long chaotic training run, as between two machines; 
 get runs of the same distribution, and single runs remain the pipeline's default (`stack_runs: false`).
 On CUDA under bf16 autocast the per-step losses of a stacked and a single run agree to bf16 rounding
 (about 1e-2 relative per step, 8 mantissa bits), the same tolerance as two single CUDA runs with different
-kernels; this is untested here (no GPU on the development machine) and benchmarks/run_on_gpu.sh measures it.
+kernels; this expectation is not measured yet (the GPU sessions so far trained the MLT, which is not stacked).
 
 What can be stacked: runs of one task and one model whose settings differ only in seed, regime and
 weight_decay, with dropout 0 (dropout draws from the global torch generator in an order a stack cannot
@@ -47,7 +47,7 @@ from torch.func import functional_call, vmap
 
 from .checkpoint import CheckpointError, load_checkpoint, make_checkpoint
 from .config import RunConfig
-from .fsutil import atomic_torch_save, atomic_write_text
+from .fsutil import atomic_torch_save
 from .train import Trainer, _write_rows, get_lr, pick_device
 
 # settings in which the runs of one stack may differ; everything else must be equal
@@ -321,11 +321,8 @@ class StackedTrainer:
         bests = []
         for m in self.members:
             best = max(m.rows, key=lambda r: (r["score"], -r["iter"]))
-            m._write_provenance(wall, best)
-            record = json.loads((m.out / "provenance.json").read_text())
-            record["stacked_with"] = [o.tag for o in self.members if o is not m]
-            record["wall_seconds_note"] = "wall time of the whole stack"
-            atomic_write_text(m.out / "provenance.json", json.dumps(record, indent=1) + "\n")
+            m._write_provenance(wall, best, stacked_with=[o.tag for o in self.members if o is not m],
+                                wall_seconds_note="wall time of the whole stack")
             bests.append(best)
         return bests
 

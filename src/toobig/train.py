@@ -156,8 +156,7 @@ class Trainer:
 
         seed_everything(cfg.seed)
         self.model = build_model(cfg, len(self.vocab.chars)).to(self.device)
-        self.optimizer = self.model.configure_optimizer(cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2),
-                                                        "cuda" if self.device.startswith("cuda") else "cpu")
+        self.optimizer = self.model.configure_optimizer(cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2))
         # separate generators so that evaluation never shifts the training batches
         self.gens = {name: torch.Generator(device=self.device) for name in ("batches", "loss", "eval")}
         for offset, g in enumerate(self.gens.values()):
@@ -348,7 +347,8 @@ class Trainer:
         parts.append(f"{wall:7.1f}s")
         return "  ".join(parts)
 
-    def _write_provenance(self, wall: float, best: dict) -> None:
+    def _write_provenance(self, wall: float, best: dict, **extra) -> None:
+        """provenance.json in one atomic write (its presence marks the run finished), with any extra facts."""
         record = {
             "run": self.tag,
             "config": self.cfg.to_dict(),
@@ -366,6 +366,7 @@ class Trainer:
             "parameters": self.model.num_params(),
             "best_iter": best["iter"],
             "best_score": best["score"],
+            **extra,
         }
         atomic_write_text(self.out / "provenance.json", json.dumps(record, indent=1) + "\n")
         clear_changed_mark(self.out)

@@ -104,13 +104,17 @@ def judge_claims(epochs: pd.DataFrame, evals: pd.DataFrame, behaviour: pd.DataFr
 
     # 5) "termination failures are common"
     value = f["termination_when_wrong"]
-    ok = None if f["n_wrong"] == 0 else value >= thresholds["termination_common"]
+    # a run-on can only be seen after a right start: too few right starts and the rate says nothing about stopping
+    correct_prefix = int(round(f["n"] * (f["exact"] + f["termination_failure"])))
+    ok = (None if f["n_wrong"] == 0 or correct_prefix < thresholds["min_correct_prefix"]
+          else value >= thresholds["termination_common"])
     out.append({"claim": "termination_failures_common",
                 "text": "Termination failures (correct prefix, run-on digits) are common",
                 "verdict": _verdict(ok),
                 "evidence": {"termination_when_wrong": value, "termination_failure_all": f["termination_failure"],
                              "run_on_digits_all": f["run_on_digits"], "overlong_all": f.get("overlong", math.nan),
                              "stopped_all": f["stopped"], "threshold": thresholds["termination_common"],
+                             "heldout_correct_prefix": correct_prefix, "min_correct_prefix": thresholds["min_correct_prefix"],
                              "note": "termination failure = correct answer followed by run-on text; overlong = "
                                      "more digits than expected whatever the first digits (no correct prefix needed)"}})
 
@@ -124,7 +128,8 @@ def judge_claims(epochs: pd.DataFrame, evals: pd.DataFrame, behaviour: pd.DataFr
     grokked = bool((after >= thresholds["grokking_jump"]).any())
     out.append({"claim": "no_memorisation_then_grokking",
                 "text": "No memorisation-then-grokking transition within the run",
-                "verdict": _verdict(not (first_mem is not None and grokked)),
+                # a transition after memorisation cannot be judged in a run that never memorised
+                "verdict": _verdict(None if first_mem is None else not grokked),
                 "evidence": {"first_epoch_train_exact_ge_threshold": first_mem,
                              "max_train_subset_exact": float(tr.max()), "max_heldout_exact": float(he.max()),
                              "largest_heldout_exact_jump": float(jumps.max()) if len(jumps) > 1 else math.nan,
