@@ -1,8 +1,9 @@
 """nanoGPT's GPT with an MLP expansion factor, readable top to bottom.
 
 The one difference from nanoGPT (karpathy/nanoGPT @ 93a43d9), as the paper's authors made it: the MLP hidden
-width is mlp_expansion * n_embd instead of 4 * n_embd (m = 1 for the n-models). Everything else is nanoGPT: learned token and position embeddings, pre-LayerNorm blocks, causal self-attention,
-GELU MLP, final LayerNorm, output head tied to the token embedding, no biases when bias=False.
+width is mlp_expansion * n_embd instead of 4 * n_embd (m = 1 for the n-models). Everything else is nanoGPT:
+learned token and position embeddings, pre-LayerNorm blocks, causal self-attention, GELU MLP, final LayerNorm,
+output head tied to the token embedding, no biases when bias=False.
 """
 from __future__ import annotations
 

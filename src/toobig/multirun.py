@@ -35,7 +35,6 @@ reproduce). Anything else stops with a StackError naming the setting.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 import sys
