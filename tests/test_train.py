@@ -280,6 +280,27 @@ def test_a_run_marked_changed_starts_afresh_and_clears_the_mark(make_cfg, datase
     assert json.loads((out / "provenance.json").read_text())["config"]["max_iters"] == 30
 
 
+def test_resume_written_on_another_device_is_refused(dataset_dirs, tmp_path, tiny_run):
+    """A CUDA run's resume.pt continued on the CPU would mix bf16 and float32 steps in one run (and its RNG states
+    are another device's): refused with the way out, the file kept."""
+    cfg, full = tiny_run
+    ckpt = torch.load(full / "resume.pt", weights_only=True)
+    assert ckpt["device_type"] == "cpu"
+    ckpt["device_type"] = "cuda"
+    torch.save(ckpt, tmp_path / "resume.pt")
+    before = (tmp_path / "resume.pt").read_bytes()
+    with pytest.raises(CheckpointError, match=r"written by this run on cuda, and it now runs on cpu; run it with "
+                                              r"--device cuda, or delete resume.pt"):
+        train(cfg, dataset_dirs["arithmetic"], tmp_path)
+    assert (tmp_path / "resume.pt").read_bytes() == before
+    del ckpt["device_type"]  # a resume file from before the key: resumed as before
+    torch.save(ckpt, tmp_path / "resume.pt")
+    said = []
+    Trainer(cfg, dataset_dirs["arithmetic"], tmp_path, device="cpu", log=said.append).run()
+    assert any("resuming at iteration" in line for line in said)
+    assert (tmp_path / "best.pt").read_bytes() == (full / "best.pt").read_bytes()
+
+
 def test_truncated_resume_checkpoint_is_a_clear_error(dataset_dirs, tmp_path, tiny_run):
     cfg, full = tiny_run
     data = (full / "resume.pt").read_bytes()

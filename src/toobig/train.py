@@ -226,8 +226,13 @@ class Trainer:
         ckpt = make_checkpoint("resume", self.model, self.cfg, self.vocab.chars, iter=self.iter,
                                score=self.best_score)
         ckpt.update(optimizer=self.optimizer.state_dict(), rng=self._rng_state(), rows=self.rows, best=self.best_ckpt,
-                    timings=self.timings, wall=wall, loss_sum=[float(self.loss_sum[0]), self.loss_sum[1]])
+                    timings=self.timings, wall=wall, loss_sum=[float(self.loss_sum[0]), self.loss_sum[1]],
+                    device_type=self.device_type)
         atomic_torch_save(ckpt, path or self.out / "resume.pt")
+
+    @property
+    def device_type(self) -> str:
+        return "cuda" if self.device.startswith("cuda") else "cpu"
 
     def try_resume(self) -> bool:
         path = self.out / "resume.pt"
@@ -243,6 +248,11 @@ class Trainer:
         except CheckpointError as err:
             advice = "" if "delete it" in str(err) else "; delete it (or move it away) to start this run afresh"
             raise CheckpointError(f"cannot resume: {err}{advice}") from None
+        saved = ckpt.get("device_type", self.device_type)  # resume files written before the key: as before
+        if saved != self.device_type:  # float32 steps and bf16 ones in one run, and RNG states of another device
+            raise CheckpointError(f"cannot resume: {path} was written by this run on {saved}, and it now runs on "
+                                  f"{self.device_type}; run it with --device {saved}, or delete {path.name} (or move "
+                                  "it away) to start this run afresh")
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         for name, g in self.gens.items():
