@@ -45,21 +45,20 @@ def experiment_run_gpus(wildcards):
 
 def experiment_run_files(name, names=("metrics.csv", "provenance.json"), task=None):
     """metrics.csv and provenance.json (or other files) of every run experiment `name` reads, optionally of one task
-    (finished ones only in a snapshot)."""
+    (finished ones only in a snapshot; for best.pt, only runs whose checkpoint is here or will be made)."""
     runs = [r for r in X.experiment_runs(config, name) if task in (None, r["task"])]
     if name == "extended" and run_dir(**runs[0]) != EXTENDED_RUN_DIR:
         raise WorkflowError(f"experiments.extended.seed writes {run_dir(**runs[0])}, but Figure 7 reads "
                             f"{EXTENDED_RUN_DIR}: set experiments.extended.seed to seeds[0]")
     runs = only_finished(runs)
+    if "best.pt" in names:
+        runs = with_checkpoint(runs)
     return [f for n in names for f in run_files(runs, n)]
 
 
 def experiment_best_files(name):
     """best.pt of the arithmetic runs of experiment `name`: their held-out expressions are re-sampled one by one."""
-    if not experiment_on(name):
-        return []
-    return run_files(with_checkpoint(only_finished([r for r in X.experiment_runs(config, name) if r["task"] == "arithmetic"])),
-                     "best.pt")
+    return experiment_run_files(name, names=("best.pt",), task="arithmetic") if experiment_on(name) else []
 
 
 def ood_runs():

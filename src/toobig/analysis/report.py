@@ -36,13 +36,18 @@ def _signed(value, suffix: str = "") -> str:
     return "" if _missing(value) else f"{value:+.1f}{suffix}".replace("-", "−")
 
 
-def trained_on(run_dir) -> str:
+def trained_on_gpu(provenance: dict) -> str:
     """"" for a run trained on the CPU (float32, as every n-model here); the device and precision of one trained on a
-    GPU, so that a table row says when it was not made the way its neighbours were."""
+    GPU, so that a table row or the not-run section says when it was not made the way its neighbours were."""
+    device = str(provenance.get("device", "cpu"))
+    if device.startswith("cpu"):
+        return ""
+    return f"trained on {device}" + (f", {provenance['precision']}" if provenance.get("precision") else "")
+
+
+def _provenance(run_dir) -> dict:
     path = Path(str(run_dir)) / "provenance.json"
-    prov = json.loads(path.read_text()) if path.exists() else {}
-    device = str(prov.get("device", "cpu"))
-    return "" if device.startswith("cpu") else f"trained on {device}" + (f", {prov['precision']}" if prov.get("precision") else "")
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def results_table_view(df: pd.DataFrame) -> dict:
@@ -66,7 +71,7 @@ def results_table_view(df: pd.DataFrame) -> dict:
             "status": r["status"], "note": "" if _missing(r["note"]) else r["note"], "cells": cells,
             "best_iter": "" if _missing(r["best_iter"]) else int(r["best_iter"]),
             "grid": "" if _missing(r["grid"]) else f"{int(r['grid'])} per operator",
-            "run_dir": r["run_dir"], "trained_on": trained_on(r["run_dir"]),
+            "run_dir": r["run_dir"], "trained_on": trained_on_gpu(_provenance(r["run_dir"])),
         })
     return {"headers": [METRIC_HEADERS[m] for m in metrics], "rows": rows, "arithmetic": task != "capitals"}
 
@@ -137,7 +142,7 @@ def provenance_rows(config: dict, results_dir: str | Path) -> tuple[list[dict], 
                                 "commit": short_commit(str(p.get("git_commit", ""))), "config_hash": p.get("config_hash", ""),
                                 "device": p.get("device", "") + (f"; {p['cpu']}" if p.get("cpu") and
                                                                  p.get("device", "").startswith("cpu") else ""),
-                                "gpu": not p.get("device", "cpu").startswith("cpu"),
+                                "gpu": bool(trained_on_gpu(p)),
                                 "best_kept": (run.path / "best.pt").exists(),
                                 "precision": p.get("precision", ""),
                                 "torch": p.get("torch_version", ""), "threads": p.get("threads", ""),
