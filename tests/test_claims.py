@@ -93,8 +93,9 @@ def test_smallest_viable_reads_the_capacity_sweep(world):
 
 
 def test_longer_training_stand_in_counts_only_evaluations_after_the_papers_iterations(world):
-    write_run(world, "long", "arithmetic", "n28", [E(0), E(30000, 890, 890, 12), E(35000, 890, 890, 0)])
-    write_run(world, "long_wd", "arithmetic", "n28", [E(0), E(30000, 890, 890), E(40000, 890, 890, 3)])
+    # trained to the experiment's 300,000 iterations (a run that stopped short would be incomplete)
+    write_run(world, "long", "arithmetic", "n28", [E(0), E(30000, 890, 890, 12), E(35000, 890, 890, 0), E(300000)])
+    write_run(world, "long_wd", "arithmetic", "n28", [E(0), E(30000, 890, 890), E(40000, 890, 890, 3), E(300000)])
     row = evaluate(world).loc["extended-no-grokking-cpu"]
     assert (row["verdict"], row["checks_passed"], row["checks_failed"]) == ("not reproduced", 1, 1)
     assert "n28 long: max held-out 0/40 over iterations [30001, end)" in row["evidence"]  # 12/40 at 30000 is outside the window
@@ -109,6 +110,10 @@ def test_longer_training_stand_in_counts_only_evaluations_after_the_papers_itera
     assert "n56 long (not planned: experiments.long_training does not ask for it)" in not_run()
     config["experiments"]["long_training"]["models"] = ["n28", "n56"]
     assert "n56 long (not run yet (no metrics.csv))" in not_run()
+    # one still training is measured against its own length (the experiment's max_iters), not the paper's
+    config["experiments"]["long_training"]["settings"] = {"max_iters": 50000, "lr_decay_iters": 50000}
+    write_run(world, "long", "arithmetic", "n56", [E(0), E(6750, 890, 890)], finished=False)
+    assert "n56 long (incomplete: trained to iteration 6750 of 50000)" in not_run()
 
 
 def test_an_absent_controlled_run_is_named_with_its_regime(world):

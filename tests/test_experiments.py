@@ -130,6 +130,21 @@ def test_a_snapshot_runs_table_shows_a_run_still_training_as_absent(tmp_path, mo
     assert drawn == ["long seed 1338"]
 
 
+def test_heldout_stretches_cover_the_paper_run_then_each_later_stretch(tmp_path):
+    """Iterations 0..first end inclusive (the paper's whole run), then (end, next end], the last up to the run's
+    last evaluation; an end at or past the last evaluation adds no empty stretch; a run not started has no rows."""
+    results = tmp_path / "results"
+    write_run(results, "long", "arithmetic", "n28", [E(0), E(250, held=10), E(500, held=20), E(750), E(1000, held=40)])
+    runs_list = [{"regime": "long", "task": "arithmetic", "model": m, "seed": 1337} for m in ("n28", "n56")]
+    table = A.runs_table(runs_list, results)
+    df = A.heldout_stretches(table, [1000, 250, 5000])  # unsorted ends are sorted; 1000 and 5000 end no stretch
+    assert df[["from_iter", "to_iter", "evaluations", "heldout_max"]].values.tolist() == [[0, 250, 2, 10],
+                                                                                          [250, 1000, 3, 40]]
+    assert df["heldout_mean"].tolist() == [5.0, 20.0]
+    assert df["evaluations_at_zero_pct"].tolist() == [50.0, 33.33]
+    assert set(df["model"]) == {"n28"}
+
+
 def test_heldout_by_expression_tells_the_four_expressions_apart(tmp_path, tiny_run):
     """Every finished arithmetic run's best checkpoint, one row per held-out expression; a run still training
     (no provenance.json) and a capitals run are left out."""

@@ -64,13 +64,15 @@ def test_committed_claims_and_experiment_tables_follow_from_the_committed_runs(t
     A.write_seeds_tables(runs["seeds"], "results", tmp_path / "seeds.csv", tmp_path / "seeds_outcomes.csv", paper)
     A.write_sweep(runs["sweep"], "results", {"model_settings": config["model_settings"]}, tmp_path / "sweep.csv",
                   tmp_path / "sweep.png", paper)
-    A.write_runs_table(runs["long_training"], "results", tmp_path / "long_training.csv", paper, finished_only=True)
+    long = A.write_runs_table(runs["long_training"], "results", tmp_path / "long_training.csv", paper, finished_only=True)
+    A.write_heldout_stretches(long, X.experiments_section(config)["long_training"]["stretch_ends"],
+                              tmp_path / "long_training_stretches.csv")
     write_claims(config, "results", "paper", tmp_path / "claims.csv")
     assert (tmp_path / "claims.csv").read_bytes() == (ROOT / "results/claims.csv").read_bytes(), \
         "results/claims.csv no longer follows from the committed runs"
     for name, run_list in runs.items():
         A.write_heldout_by_expression(run_list, "results", tmp_path / f"{name}_heldout.csv")
-    compared = ["seeds.csv", "seeds_outcomes.csv", "sweep.csv", "long_training.csv",
+    compared = ["seeds.csv", "seeds_outcomes.csv", "sweep.csv", "long_training.csv", "long_training_stretches.csv",
                 "seeds_heldout.csv", "sweep_heldout.csv", "long_training_heldout.csv"]
     # and the evaluation-only experiments' samples: each committed file re-sampled from its run's best checkpoint
     experiments = ROOT / "results/experiments"

@@ -39,6 +39,7 @@ DEFAULTS: dict = {
         "enabled": False, "task": "arithmetic", "models": ["n28", "n56"], "seeds": [1337],
         "settings": {"max_iters": 300_000, "lr_decay_iters": 300_000},
         "variants": {"long": {"weight_decay": 0.0}, "long_wd": {"weight_decay": 0.1}},
+        "stretch_ends": [30_000, 100_000, 200_000],
     },
     "seeds": {
         "enabled": False, "seeds": [1337, 1338, 1339, 1340, 1341], "tasks": ["arithmetic", "capitals", "joint"],

@@ -199,11 +199,13 @@ rule make_long_training_table:
     output:
         csv=report(f"{EXP_DIR}/long_training.csv", caption="../report/experiments.rst", category="Experiments"),
         heldout=report(f"{EXP_DIR}/long_training_heldout.csv", caption="../report/experiments.rst", category="Experiments"),
+        stretches=report(f"{EXP_DIR}/long_training_stretches.csv", caption="../report/experiments.rst", category="Experiments"),
         png=report(f"{EXP_DIR}/long_training.png", caption="../report/experiments.rst", category="Experiments"),
     params:
         runs=X.experiment_runs(config, "long_training"),
         paper_runs=paper_run_keys(),
         figure=True,
+        stretch_ends=EXP["long_training"]["stretch_ends"],
     log:
         f"{RESULTS}/logs/experiments/make_long_training_table.log",
     conda:

@@ -36,7 +36,6 @@ class Measured:
                  leave_out: tuple[str, ...] = ()):
         self.config, self.results_dir, self.leave_out = config, Path(results_dir), leave_out
         self.seeds = list(config.get("seeds", [1337]))
-        self.max_iters = config.get("training", {}).get("max_iters")
         self.extended_dir = Path(extended_dir) if extended_dir else runs.run_path(
             results_dir, "extended", "arithmetic", "mlt", self.seeds[0])
         self._runs: dict = {}
@@ -47,7 +46,9 @@ class Measured:
             return runs.RunResult(regime, task, model, seed, runs.run_path(self.results_dir, *key), "absent",
                                   runs.absent_note(model))
         if key not in self._runs:
-            run = runs.load_run(self.results_dir, regime, task, model, seed, self.max_iters,
+            # the run's own length: an experiment's runs may train longer than the paper's (300k iterations)
+            max_iters = X.resolve_experiment_run(self.config, task, model, regime, seed).max_iters
+            run = runs.load_run(self.results_dir, regime, task, model, seed, max_iters,
                                 self.config.get("finished_runs_only", False))
             unplanned = self._unplanned(regime, task, model, seed)
             self._runs[key] = dataclasses.replace(run, note=unplanned) if unplanned and not run.present else run
