@@ -199,3 +199,18 @@ def test_claims_csv_carries_the_seed_counts_when_the_seeds_experiment_is_on(worl
     config["experiments"]["seeds"]["enabled"] = False
     assert claims.claim_seeds(config) == [1337]
     assert claims.write_claims(config, world, PAPER_DIR, tmp_path / "claims.csv")["seeds_reproduced"].eq("").all()
+
+
+def test_the_plateau_is_judged_on_the_last_tenth_of_training_only(world):
+    """arith-larger-plateau: held-out 0/40 at every evaluation from iteration 27,000 and a mean per operator that
+    prints as 98% (>= 97.5); a held-out hit before the window does not count, a slipping subtraction does."""
+    write_run(world, "main", "arithmetic", "n28", [E(0), E(20000, 910, 910, 5), E(27000, 890, 890), E(30000, 890, 880)])
+    row = evaluate(world).loc["arith-larger-plateau"]
+    assert row["verdict"] == "not reproduced" and row["kind"] == "paper"
+    assert "n28: max held-out 0/40 over iterations [27000, end) (needs == 0/40)" in row["evidence"]
+    assert "n28: mean subtraction 97.25% over iterations [27000, end) (needs >= 97.50%) ✗" in row["evidence"]
+    write_run(world, "main", "arithmetic", "n28", [E(0), E(20000, 910, 910, 5), E(27000, 890, 890), E(30000, 890, 890)])
+    assert evaluate(world).loc["arith-larger-plateau", "verdict"] == "reproduced"
+    write_run(world, "main", "arithmetic", "n28", [E(0), E(27000, 890, 890), E(30000, 890, 890, 1)])
+    assert evaluate(world).loc["arith-larger-plateau", "verdict"] == "not reproduced"
+    assert evaluate(world).loc["extended-no-grokking-cpu", "kind"] == "stand-in"

@@ -88,7 +88,7 @@ def test_committed_claims_and_experiment_tables_follow_from_the_committed_runs(t
         resampled[name] = A.write_variants(f"results/runs/{regime}/{task}/{model}/{path.stem}/best.pt", config["data"],
                                            config["experiments"]["sensitivity_eval"]["variants"], tmp_path / name)
     # out of domain: every finished arithmetic n-model run of the paper and of the seeds experiment, both regimes;
-    # evaluation sensitivity: n14/n28 x 2 tasks
+    # evaluation sensitivity: n14/n28 x 3 tasks
     def evaluable(run):  # finished, with its checkpoint (a GPU run may have come home without one)
         folder = Path(f"results/runs/{run['regime']}/arithmetic/{run['model']}/seed{run['seed']}")
         return (folder / "provenance.json").exists() and (folder / "best.pt").exists()
@@ -96,7 +96,7 @@ def test_committed_claims_and_experiment_tables_follow_from_the_committed_runs(t
     arithmetic = [run for run in X.paper_runs(config) + runs["seeds"] if run["task"] == "arithmetic" and evaluable(run)]
     assert {name for name in resampled if name.startswith("ood/")} == \
         {f"ood/{run['regime']}/{run['model']}/seed{run['seed']}/samples.csv" for run in arithmetic}
-    assert len([name for name in resampled if name.startswith("sensitivity/")]) == 4
+    assert len([name for name in resampled if name.startswith("sensitivity/")]) == 6
     for name in compared + list(resampled):
         ours = pd.read_csv(tmp_path / name, dtype=str, keep_default_na=False)
         committed = pd.read_csv(experiments / name, dtype=str, keep_default_na=False)

@@ -50,7 +50,7 @@ DEFAULTS: dict = {
         "seeds": [1337, 1338, 1339], "regime": "main", "base_model": "n14",
     },
     "sensitivity_eval": {
-        "enabled": True, "regime": "main", "tasks": ["arithmetic", "capitals"], "models": ["n14", "n28"],
+        "enabled": True, "regime": "main", "tasks": ["arithmetic", "capitals", "joint"], "models": ["n14", "n28"],
         "variants": {"reference": {}, "temperature_0.8": {"temperature": 0.8}, "greedy": {"top_k": 1},
                      "grid_100": {"grid": 100}, "prompts_training": {"capitals_prompt_style": "training"}},
     },

@@ -277,6 +277,7 @@ def evaluate_claims(claims: list[dict], measured: Measured) -> pd.DataFrame:
         not_run = sorted({item for r in results for item in r.not_run})
         rows.append({
             "id": claim["id"], "section": claim["section"], "source": claim.get("source", ""),
+            "kind": claim.get("kind", "paper"),  # "stand-in": our own question in the paper's place, not counted
             "verdict": verdict(results),
             "checks_passed": sum(r.status == PASS for r in results),
             "checks_failed": sum(r.status == FAIL for r in results),

@@ -201,7 +201,11 @@ def render_report(config: dict, results_dir: str | Path, paper_dir: str | Path, 
     for column in ("seeds_reproduced", "seeds_detail"):  # absent from a claims.csv written before they existed
         if column not in claims:
             claims[column] = ""
-    summary = {v: int((claims["verdict"] == v).sum()) for v in VERDICT_ORDER}
+    if "kind" not in claims:
+        claims["kind"] = "paper"
+    paper_claims = claims[claims["kind"] == "paper"]
+    summary = {v: int((paper_claims["verdict"] == v).sum()) for v in VERDICT_ORDER}
+    stand_ins = claims[claims["kind"] != "paper"]
     verdicts = dict(zip(claims["id"], claims["verdict"]))
 
     def readings(caption: dict) -> list[dict]:
@@ -232,7 +236,7 @@ def render_report(config: dict, results_dir: str | Path, paper_dir: str | Path, 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     html = env.get_template("report.html.j2").render(
-        claims=claims.to_dict("records"), summary=summary, tables=table_views, figures=figure_views,
+        claims=claims.to_dict("records"), summary=summary, stand_ins=stand_ins.to_dict("records"), tables=table_views, figures=figure_views,
         present=present, absent=absent, protocol=flatten(config), quoted=quoted, ood=ood_rows,
         extended=extended, extended_note=extended_note,
         experiments=experiments_view(config, results_dir),
