@@ -125,9 +125,34 @@ def test_a_snapshot_runs_table_shows_a_run_still_training_as_absent(tmp_path, mo
     live = A.runs_table(runs_list, results).set_index("seed")
     assert live.loc[1337, "status"] == "incomplete" and live.loc[1337, "heldout_correct"] == 30
     drawn = []  # the long-training figure of the snapshot draws the finished run only
-    monkeypatch.setattr(A.figures, "save", lambda fig, out: drawn.extend(l.get_label() for l in fig.axes[0].get_lines()))
+    monkeypatch.setattr(A.figures, "save", lambda fig, out: drawn.extend(
+        l.get_label() for l in fig.axes[0].get_lines() if not l.get_label().startswith("_")))
     A.long_training_figure(snapshot.reset_index(), results, tmp_path / "long.png")
     assert drawn == ["long seed 1338"]
+
+
+def test_long_training_figure_marks_where_the_paper_stops(tmp_path, monkeypatch):
+    """A dashed vertical line at the paper's training length (training.max_iters), named in the legend, which
+    sits below the axes (the curves fill the panel); with no run, the note says so and no legend is drawn."""
+    results = tmp_path / "results"
+    write_run(results, "long", "arithmetic", "n28", [E(0), E(250, 910, 910, 30), E(500, 910, 910, 10)])
+    table = A.runs_table([{"regime": "long", "task": "arithmetic", "model": "n28", "seed": 1337}], results)
+    figs = []
+    monkeypatch.setattr(A.figures, "save", lambda fig, out: figs.append(fig))
+    A.long_training_figure(table, results, tmp_path / "long.png", paper_iters=300)
+    ax = figs[0].axes[0]
+    vertical = [l for l in ax.get_lines() if list(l.get_xdata()) == [300, 300]]
+    assert len(vertical) == 1 and vertical[0].get_linestyle() == "--"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["long seed 1337", "the paper's training length (300 iterations)"]
+    figs[0].canvas.draw()
+    assert not ax.get_legend().get_window_extent().overlaps(ax.get_window_extent())
+    A.long_training_figure(table.iloc[:0], results, tmp_path / "none.png")  # default: the paper's 30,000
+    ax = figs[1].axes[0]
+    assert [list(l.get_xdata()) for l in ax.get_lines()] == [[30_000, 30_000]]
+    assert ax.get_legend() is None and "no run yet" in [t.get_text() for t in ax.texts]
+    for fig in figs:
+        figures.plt.close(fig)
 
 
 def test_heldout_stretches_cover_the_paper_run_then_each_later_stretch(tmp_path):
@@ -227,11 +252,11 @@ def test_seeds_figure_draws_every_finished_seed_and_stars_the_paper_run(tmp_path
     figures.plt.close(empty)
 
 
-def test_cpu_totals_round_a_float_sum_and_leave_out_paper_runs():
+def test_wall_totals_round_a_float_sum_and_leave_out_paper_runs():
     runs_ = pd.DataFrame({"wall_seconds": [1435.1, 848.8, 10.0], "paper_run": [True, False, False]})
     assert runs_["wall_seconds"].iloc[:2].sum() == 2283.8999999999996  # what the tables printed before
-    assert A.cpu_totals(runs_) == (2293.9, 858.8)
-    assert A.cpu_totals(runs_.iloc[:0]) == (0.0, 0.0)
+    assert A.wall_totals(runs_) == (2293.9, 858.8)
+    assert A.wall_totals(runs_.iloc[:0]) == (0.0, 0.0)
 
 
 # ---- sweep -----------------------------------------------------------------------------------------------
@@ -290,8 +315,12 @@ def test_error_stats_on_hand_answers():
     stats = A.error_stats([20, 20, 20, 20, 20, 20], ["20", "19", "22", "30", None, "-1"])
     # wrong parsed answers: 19, 22, 30, -1 -> errors 1, 2, 10, 21; median 6; p90 = 10 + 0.7 * 11 = 17.7
     assert stats == {"wrong": 4, "unparsed": 1, "abs_err_median": 6.0, "abs_err_p90": pytest.approx(17.7),
-                     "share_within_1": 0.25}
-    assert math.isnan(A.error_stats([3], ["3"])["abs_err_median"])
+                     "share_within_1": 0.25, "share_off_by_10": 0.25}
+    # tens-digit errors either way (25 and 5 for 15) count as off by exactly 10; 11 and 9 do not
+    stats = A.error_stats([15, 15, 15, 15, 15, 15, 3], ["25", "5", "14", "26", "24", "15", "-7"])
+    assert (stats["wrong"], stats["share_off_by_10"], stats["share_within_1"]) == (6, 3 / 6, 1 / 6)
+    none = A.error_stats([3], ["3"])
+    assert math.isnan(none["abs_err_median"]) and math.isnan(none["share_off_by_10"])
 
 
 @pytest.fixture(scope="module")
@@ -340,8 +369,16 @@ def test_ood_samples_match_the_evaluate_ood_counts(tmp_path):
     # the paper's 0% / 4.75% beside the run it measured (seed 1337) only
     assert table["paper_pct"].tolist()[:2] == [0.0, 4.75] and table["paper_pct"].iloc[2:].isna().all()
     shown = A.display(REPO / "results/experiments/ood.csv", table)  # the report's view: labelled columns, a share as a percentage
-    assert {"correct %", "no number", "% of wrong answers off by 1"} <= set(shown.columns) and "share_within_1" not in shown
+    assert {"correct %", "no number", "% of wrong answers off by 1", "% of wrong answers off by exactly 10"} <= \
+        set(shown.columns) and not {"share_within_1", "share_off_by_10"} & set(shown.columns)
     assert shown["% of wrong answers off by 1"].tolist() == pytest.approx((100 * table["share_within_1"]).tolist(), nan_ok=True)
+    assert shown["% of wrong answers off by exactly 10"].tolist() == \
+        pytest.approx((100 * table["share_off_by_10"]).tolist(), nan_ok=True)
+    for op in ("addition", "subtraction"):  # the table's share is the samples' own, worked out here
+        part = samples[(samples["operator"] == op) & (samples["correct"] == 0)]
+        err = (pd.to_numeric(part["answer"], errors="coerce") - part["expected"]).abs().dropna()
+        row = table[(table["seed"] == 1337) & (table["operator"] == op)].iloc[0]
+        assert row["share_off_by_10"] == pytest.approx((err == 10).mean())
     bad = dict(counts, ood_add_correct=counts["ood_add_correct"] + 1)
     pd.DataFrame([bad]).to_csv(tmp / "bad.csv", index=False)
     with pytest.raises(ValueError, match="must sample alike"):
@@ -393,22 +430,73 @@ def test_report_view_says_which_experiments_were_switched_off(tmp_path):
     view = {e["name"]: e for e in A.report_view(config, tmp_path)}
     assert view["seeds"]["off"] == "not run (switched off in config.yaml: experiments.seeds.enabled)"
     assert not view["seeds"]["enabled"] and view["ood"]["enabled"]
-    assert view["ood"]["cpu"].startswith("2.00 h of CPU time") and "<table" in view["ood"]["tables"][0]["html"]
+    assert view["ood"]["time"] == "Evaluation time: 2.00 h of single-thread wall-clock time (no training)."
+    assert "<table" in view["ood"]["tables"][0]["html"]
     assert view["sensitivity_eval"]["tables"][0]["missing"]
     assert set(view) == set(A.NOTES) and "sampling noise alone" in view["sensitivity_eval"]["note"]  # how to read it
 
 
-def test_report_view_counts_each_seeds_configuration_time_once(tmp_path):
+def _wall(path, seconds: float) -> None:
+    prov = json.loads((path / "provenance.json").read_text())
+    (path / "provenance.json").write_text(json.dumps(prov | {"wall_seconds": seconds}))
+
+
+def test_report_view_counts_each_run_once_over_the_experiments(tmp_path):
+    """seeds and sweep share runs (main arithmetic n14 at seeds 1337 and 1338): the paper's run is the paper's,
+    the shared seed 1338 is counted by the seeds experiment (first in TITLES) and named as shared under the
+    sweep; the section's total counts each run beyond the paper once, by run directory. The OOD time is
+    evaluation time, apart."""
     config = small_config()
-    config["experiments"] = {"seeds": {"enabled": True}}
+    config["experiments"] = {"seeds": {"enabled": True, "seeds": [1337, 1338], "tasks": ["arithmetic"], "models": ["n14"],
+                                       "regimes": ["main"]},
+                             "sweep": {"enabled": True, "widths": [8, 14], "tasks": ["arithmetic"], "seeds": [1337, 1338]},
+                             "sensitivity_eval": {"enabled": False}}
+    seconds = {("n14", 1337): 3600.0, ("n14", 1338): 1800.0, ("n8", 1337): 720.0, ("n8", 1338): 360.0}
+    for (model, seed), wall in seconds.items():
+        _wall(write_run(tmp_path, "main", "arithmetic", model, [E(0), E(250, 910, 910, 40)], seed=seed), wall)
+    write_run(tmp_path, "main", "arithmetic", "n8", [E(0)], seed=1339, finished=False)  # not planned, not finished
     (tmp_path / "experiments").mkdir()
-    rows = [{"regime": "main", "task": "arithmetic", "model": m, "metric": metric, "seeds_complete": 1,
-             "seeds_planned": 5, "mean": 1.0, "ci95_low": math.nan, "ci95_high": math.nan, "seed1337": 1.0,
-             "values": "1", "wall_seconds": wall, "extra_wall_seconds": extra} for m, wall, extra in (("n14", 3600.0, 1800.0), ("n28", 7200.0, 0.0))
-            for metric in ("addition", "subtraction", "heldout_correct")]
-    pd.DataFrame(rows).to_csv(tmp_path / "experiments" / "seeds.csv", index=False)
-    seeds = {e["name"]: e for e in A.report_view(config, tmp_path)}["seeds"]
-    assert seeds["cpu"] == "3.00 h of CPU time in all (sum of wall_seconds, one thread per job); 0.50 h beyond the paper's own runs"
+    pd.DataFrame([{"regime": "main", "model": "n14", "seed": 1337, "operator": op, "wall_seconds": 30.0}
+                  for op in ("addition", "subtraction")]).to_csv(tmp_path / "experiments" / "ood.csv", index=False)
+    view = A.report_view(config, tmp_path)
+    entries = {e["name"]: e for e in view}
+    assert entries["seeds"]["time"] == ("Training: 1.50 h of single-thread wall-clock time over 2 finished runs; "
+                                        "1.00 h of it the paper's own runs (1); 0.50 h beyond the paper (1).")
+    assert entries["sweep"]["time"] == ("Training: 1.80 h of single-thread wall-clock time over 4 finished runs; "
+                                        "1.00 h of it the paper's own runs (1); 0.50 h shared with the seeds "
+                                        "experiment, counted there (1); 0.30 h beyond the paper and the experiments "
+                                        "above (2).")
+    assert entries["ood"]["time"] == "Evaluation time: 60 s of single-thread wall-clock time (no training)."
+    assert view.total.startswith("Beyond the paper's own runs, the experiments switched on trained 3 distinct runs "
+                                 "(each counted once, by run directory): 0.80 h of single-thread wall-clock time")
+    assert "not CPU time" in view.total and view.total.endswith("(the evaluation-only experiments) took 60 s more.")
+    assert entries["long_training"]["time"] == ""  # switched off: no time line
+    html = (REPO / "workflow/report/report.html.j2").read_text()
+    assert "{{ experiments.total }}" in html and "{{ e.time }}" in html  # the template prints both
+    assert not any("CPU time in all" in e["time"] for e in view)
+
+
+def test_ood_note_names_the_paper_arithmetic_runs_without_a_row(tmp_path):
+    """ood.csv has no row for a run trained on a GPU whose best.pt stayed there, nor for one not run: the note
+    says which and why, from the run directories."""
+    config = small_config()
+    config["models"] = ["n14", "mlt"]
+    n14 = write_run(tmp_path, "main", "arithmetic", "n14", [E(0), E(250, 910, 910, 40)])
+    (n14 / "best.pt").write_bytes(b"")
+    mlt = write_run(tmp_path, "main", "arithmetic", "mlt", [E(0), E(250, 890, 890, 0)])
+    prov = json.loads((mlt / "provenance.json").read_text())
+    (mlt / "provenance.json").write_text(json.dumps(prov | {"device": "NVIDIA H200", "precision": "bf16 autocast"}))
+    n14c = write_run(tmp_path, "controlled", "arithmetic", "n14", [E(0), E(250, 910, 910, 40)])
+    (n14c / "best.pt").write_bytes(b"")  # finished, with its checkpoint, but not sampled yet
+    (tmp_path / "experiments").mkdir()
+    pd.DataFrame([{"regime": "main", "model": "n14", "seed": 1337, "operator": op, "wall_seconds": 1.0}
+                  for op in ("addition", "subtraction")]).to_csv(tmp_path / "experiments" / "ood.csv", index=False)
+    ood = {e["name"]: e for e in A.report_view(config, tmp_path)}["ood"]
+    assert ood["note"].startswith(A.NOTES["ood"])
+    assert ood["note"].endswith(" The paper's arithmetic runs without a row here: MLT main: trained on a GPU (NVIDIA H200), "
+                                "best.pt not here; n14 controlled: not evaluated yet; MLT controlled: not run.")
+    assert "every arithmetic model" not in A.TITLES["ood"]
+    assert "133/2,800 = 4.75%" in A.NOTES["ood"] and "142.5" in A.NOTES["ood"]
 
 
 def test_report_view_counts_each_sweep_width_time_once(tmp_path):
@@ -423,7 +511,7 @@ def test_report_view_counts_each_sweep_width_time_once(tmp_path):
     df = A.write_sweep(run_list, tmp_path, config, tmp_path / "experiments" / "sweep.csv", tmp_path / "experiments" / "sweep.png")
     assert len(df) == 3  # two arithmetic metric rows (2 h each) and one capitals row (1 h)
     sweep = {e["name"]: e for e in A.report_view(config, tmp_path)}["sweep"]
-    assert sweep["cpu"].startswith("3.00 h of CPU time in all")
+    assert sweep["time"].startswith("Training: 3.00 h of single-thread wall-clock time over 3 finished runs; ")
 
 
 # ---- workflow --------------------------------------------------------------------------------------------
@@ -456,9 +544,9 @@ def test_switched_off_experiments_add_no_job(tmp_path):
 
 
 def test_default_and_all_on_schedules(tmp_path):
-    jobs = dry_run(tmp_path, {})  # defaults: the two evaluation-only experiments
+    jobs = dry_run(tmp_path, {})  # defaults: the two evaluation-only experiments (sensitivity: n14, n28 x 3 tasks)
     assert {k: jobs.get(k, 0) for k in EXPERIMENT_RULES} == {
-        "sample_ood_answers": 6, "make_ood_table": 1, "evaluate_sensitivity": 4, "make_sensitivity_table": 1, "train_experiment": 0,
+        "sample_ood_answers": 6, "make_ood_table": 1, "evaluate_sensitivity": 6, "make_sensitivity_table": 1, "train_experiment": 0,
         "train_sweep": 0, "make_extended_table": 0, "make_long_training_table": 0, "make_seeds_table": 0, "make_sweep_table": 0}
     assert jobs["train_model"] == 18 and jobs["evaluate_ood"] == 6
     on = {name: {"enabled": True} for name in X.EXPERIMENTS} | {"extended": {"enabled": True, "device": "cpu"}}
@@ -518,8 +606,8 @@ def test_with_stack_runs_the_sweep_trains_one_process_per_width(tmp_path):
 
 
 def test_a_stacked_run_counts_its_share_of_the_stack_time():
-    assert A.cpu_seconds({"wall_seconds": 9.0, "stacked_with": ["a", "b"]}) == 3.0
-    assert A.cpu_seconds({"wall_seconds": 9.0}) == 9.0 and math.isnan(A.cpu_seconds({}))
+    assert A.run_wall_seconds({"wall_seconds": 9.0, "stacked_with": ["a", "b"]}) == 3.0
+    assert A.run_wall_seconds({"wall_seconds": 9.0}) == 9.0 and math.isnan(A.run_wall_seconds({}))
 
 
 def test_seeds_display_reads_mean_and_interval_per_cell():

@@ -1,5 +1,6 @@
 """Figures from hand-made runs: files written, red dots where they belong, absent runs said plainly."""
 import matplotlib.image as mpimg
+import pandas as pd
 import pytest
 
 from analysis_fixtures import PAPER_DIR, paper_world, small_config
@@ -58,6 +59,52 @@ def test_figure7_says_not_run_when_the_extended_run_is_absent(world):
     fig = figures.extended_figure(small_config(), world / "runs/extended/arithmetic/mlt/seed1337", PAPER_DIR)
     assert any(runs.NEEDS_GPU in t for t in texts(fig))
     assert fig.axes[0].get_xscale() == "log"
+    figures.plt.close(fig)
+
+
+def legend_labels(fig) -> list[str]:
+    return [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+
+
+def test_figure7_note_covers_no_curve_and_its_legend_names_only_what_is_drawn(world):
+    """Our extended run absent: the note is in the title, not in a box on the axes; the legend names the authors'
+    curves drawn (no held-out: they recorded none) and nothing of ours; a dashed line marks the paper's
+    training length (training.max_iters: 1000 in the small config) in both panels."""
+    fig = figures.extended_figure(small_config(), world / "runs/extended/arithmetic/mlt/seed1337", PAPER_DIR)
+    assert runs.NEEDS_GPU in fig._suptitle.get_text()
+    assert not [t for ax in fig.axes for t in ax.texts if runs.NEEDS_GPU in t.get_text() or t.get_bbox_patch()]
+    labels = legend_labels(fig)
+    assert labels == ["addition: the authors' run", "subtraction: the authors' run", "train loss: the authors' run",
+                      "validation loss: the authors' run", "the paper's training length (1,000 iterations)"]
+    for ax in fig.axes:
+        vertical = [l for l in ax.get_lines() if list(l.get_xdata()) == [1000, 1000]]
+        assert len(vertical) == 1 and vertical[0].get_linestyle() == "--"
+    figures.plt.close(fig)
+
+
+def test_figure7_with_our_run_and_smoothed_stand_ins(world, tmp_path):
+    """Our run present: its five series in the legend, the authors' faint; a longer-training stand-in drawn
+    thin at every evaluation and thick as the centred mean of STAND_IN_WINDOW evaluations."""
+    from analysis_fixtures import E, write_run
+
+    results = tmp_path / "results"
+    ext = write_run(results, "extended", "arithmetic", "mlt", [E(0), E(250, 900, 900, 0), E(500, 910, 910, 10)])
+    held = [0, 30] * 20 + [40] * 10  # 50 evaluations every 250 iterations, jumping between 0 and 30 of 40
+    write_run(results, "long", "arithmetic", "n28", [E(250 * i, 910, 910, h) for i, h in enumerate(held)])
+    stand_in = runs.load_run(results, "long", "arithmetic", "n28", 1337)
+    fig = figures.extended_figure(small_config(), ext, PAPER_DIR, [stand_in])
+    labels = legend_labels(fig)
+    assert labels[:6] == [figures.SERIES[m][0] for m in ("addition", "subtraction", "heldout", "train_loss", "val_loss")] \
+        + ["faint: the authors' run (same colours)"]
+    assert labels[-1] == "held-out (5,7) %: n28 long seed 1337 (trained on CPU)"
+    colour = figures.STAND_IN_COLOURS[0]
+    thin, thick = [l for l in fig.axes[0].get_lines() if l.get_color() == colour]
+    pct = pd.Series(held) * 2.5
+    assert list(thin.get_ydata()) == pct.tolist() and thin.get_linewidth() < thick.get_linewidth()
+    mean = pct.rolling(figures.STAND_IN_WINDOW, center=True, min_periods=figures.STAND_IN_WINDOW).mean()
+    assert list(thick.get_ydata()[10:30]) == pytest.approx([37.5] * 20)  # 0 and 30 of 40 alternating: 15/40
+    assert list(thick.get_ydata()) == pytest.approx(mean.tolist(), nan_ok=True)
+    assert f"mean over {figures.STAND_IN_WINDOW} evaluations" in fig._suptitle.get_text()
     figures.plt.close(fig)
 
 

@@ -12,7 +12,8 @@ paper_runs = {tuple(k) for k in snakemake.params.paper_runs}
 df = write_runs_table(snakemake.params.runs, snakemake.config["results_dir"], snakemake.output.csv, paper_runs,
                       finished_only=snakemake.config["finished_runs_only"])
 if snakemake.params.figure:
-    long_training_figure(df, snakemake.config["results_dir"], snakemake.output.png)
+    long_training_figure(df, snakemake.config["results_dir"], snakemake.output.png,
+                         paper_iters=snakemake.config["training"]["max_iters"])
 if hasattr(snakemake.output, "stretches"):
     write_heldout_stretches(df, snakemake.params.stretch_ends, snakemake.output.stretches)
 if hasattr(snakemake.output, "heldout"):

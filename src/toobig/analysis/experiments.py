@@ -1,9 +1,11 @@
 """The experiments beyond the paper (issue 6): evaluations of saved checkpoints, tidy tables, one figure, and
 the report's view of them. Which runs each experiment needs is decided in toobig.experiments.
 
-Every table has a `wall_seconds` column: the training wall time of the runs behind the row (provenance.json;
-one torch thread per run, so on the CPU it is the CPU time; a stacked run counts its share of the stack's time), or the evaluation's own time for the
-evaluation-only experiments. `extra_wall_seconds` leaves out the paper's own runs that an experiment reuses.
+Every table has a `wall_seconds` column: the training wall-clock time of the runs behind the row (provenance.json's
+wall_seconds: each job ran one torch thread on cores shared with other jobs, so it is a job's elapsed time, not its
+CPU time; a stacked run counts its share of the stack's time), or the evaluation's own wall-clock time for the
+evaluation-only experiments. `extra_wall_seconds` leaves out the paper's own runs that an experiment reuses. The
+report counts each run once over all experiments (report_view).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import torch
 
 from ..data import DEFAULT_HELDOUT, arithmetic_prompts, capitals_prompts, heldout_prompts, ood_prompts
 from ..evaluate import sample_prompts, tally
+from .. import experiments as X
 from ..experiments import EVAL_VARIANT_KEYS, experiments_section, mean_interval, nmodel_parameters
 from ..fsutil import atomic_write_csv
 from . import figures, runs
@@ -27,7 +30,7 @@ from .ood import load_best, sample_as_trained
 EXPERIMENTS_DIR = "experiments"  # under results_dir
 PAPER_SEED = 1337  # the paper-fidelity run: the seeds table's `seed1337` column, the seeds figure's star, OOD's paper value
 TITLES = {
-    "ood": "Out of domain (section 5.1), every arithmetic model and regime",
+    "ood": "Out of domain (section 5.1): the arithmetic runs with a best checkpoint here",
     "extended": "Extended training of the arithmetic MLT (appendix B), a GPU job",
     "long_training": "Longer training of the n-models (CPU-sized appendix B)",
     "seeds": "Seeds: every n-model configuration over several seeds",
@@ -38,10 +41,13 @@ TITLES = {
 
 # How to read each experiment's tables, printed under its title in the report.
 NOTES = {
-    "ood": "Each arithmetic n-model's best checkpoint answers a+b and a-b for a, b in 0..19 without the pairs where "
-           "both are below 10 (300 prompts per operator, 10 samples each). The paper reports main n14 at seed 1337 "
-           "(paper %). \"ended with '>'\" counts answers that terminated; \"no number\" answers without an integer "
-           "after '='; the error columns are over the wrong numbers.",
+    "ood": "The best checkpoint of each arithmetic run here (the paper's, and the seeds experiment's when on) answers a+b and "
+           "a-b for a, b in 0..19 without the pairs where both are below 10 (300 prompts per operator, 10 samples "
+           "each: 3,000 answers). The paper reports main n14 at seed 1337 (paper %). Its 4.75% cannot come from "
+           "3,000 answers (4.75% of 3,000 is 142.5), so its set must have differed: e.g. a, b in 1..19 without both "
+           "below 10 gives 2,800 answers, and 133/2,800 = 4.75% (or 19 of 400 prompts). \"ended with '>'\" counts "
+           "answers that terminated; \"no number\" answers without an integer after '='; the error columns are over "
+           "the wrong numbers.",
     "extended": "The arithmetic MLT trained 1.5M iterations at lr 1e-6 (appendix B), evaluated every 250 iterations.",
     "long_training": "n-models trained 10x the paper's iterations with the cosine stretched over all of them, without "
                      "(long) and with (long_wd) weight decay: does held-out (5,7) extrapolation ever appear after the "
@@ -108,7 +114,8 @@ def write_ood_samples(best_pt, data_cfg: dict, out, timing=None) -> pd.DataFrame
 
 def error_stats(expected, answers) -> dict:
     """How wrong the wrong answers are: over samples with a parsed, wrong integer answer, the absolute error's
-    median and 90th percentile (linear interpolation) and the share within 1; unparsed answers are counted apart."""
+    median and 90th percentile (linear interpolation), the share within 1 and the share off by exactly 10 (a
+    tens-digit error, the commonest out of domain); unparsed answers are counted apart."""
     exp = pd.Series(expected, dtype="float64").reset_index(drop=True)
     ans = pd.to_numeric(pd.Series(answers, dtype="object"), errors="coerce").reset_index(drop=True)
     parsed = ans.notna()
@@ -117,7 +124,8 @@ def error_stats(expected, answers) -> dict:
     return {"wrong": int(wrong.sum()), "unparsed": int((~parsed).sum()),
             "abs_err_median": float(err.median()) if len(err) else math.nan,
             "abs_err_p90": float(np.percentile(err, 90)) if len(err) else math.nan,
-            "share_within_1": float((err <= 1).mean()) if len(err) else math.nan}
+            "share_within_1": float((err <= 1).mean()) if len(err) else math.nan,
+            "share_off_by_10": float((err == 10).mean()) if len(err) else math.nan}
 
 
 def ood_table(entries: list[dict], paper_values: dict | None = None, paper_seed: int = PAPER_SEED) -> pd.DataFrame:
@@ -162,9 +170,10 @@ def paper_ood_values(paper_dir) -> dict:
 # ---------------------------------------------------------------------------------------------------------
 # Run summaries (long training, extended, seeds, sweep, training variants)
 # ---------------------------------------------------------------------------------------------------------
-def cpu_seconds(provenance: dict) -> float:
-    """A run's share of the CPU time: its wall_seconds, divided among the runs of its stack when it was trained
-    stacked (toobig.multirun records the stack's wall time in every member, with `stacked_with`)."""
+def run_wall_seconds(provenance: dict) -> float:
+    """A run's single-thread wall-clock time: its wall_seconds, divided among the runs of its stack when it was
+    trained stacked (toobig.multirun records the stack's wall time in every member, with `stacked_with`). Each job
+    ran one torch thread on cores shared with other jobs: this is elapsed time, not CPU time."""
     if "wall_seconds" not in provenance:
         return math.nan
     return float(provenance["wall_seconds"]) / (1 + len(provenance.get("stacked_with") or []))
@@ -182,7 +191,7 @@ def run_summary(run: dict, results_dir, paper_runs: set | None = None, run_dir=N
         return out
     m, best = r.metrics, r.best()
     out.update(best_iter=int(best["iter"]), last_iter=int(m["iter"].iloc[-1]), evaluations=len(m),
-               wall_seconds=cpu_seconds(r.provenance), stack_size=1 + len(r.provenance.get("stacked_with") or []),
+               wall_seconds=run_wall_seconds(r.provenance), stack_size=1 + len(r.provenance.get("stacked_with") or []),
                parameters=r.provenance.get("parameters"))
     for metric in ("addition", "subtraction", "facts", "combined"):
         out[metric] = runs.percent(best, metric)
@@ -209,24 +218,35 @@ def write_runs_table(run_list, results_dir, out, paper_runs=None, run_dirs=None,
     return df
 
 
-def long_training_figure(df: pd.DataFrame, results_dir, out_png) -> None:
-    """Held-out (5,7) correct against iterations (log axis), one panel per model, one line per variant."""
+PAPER_MAX_ITERS = 30_000  # config.yaml's training.max_iters (Table 1): where the paper's runs stop
+
+
+def long_training_figure(df: pd.DataFrame, results_dir, out_png, paper_iters: int = PAPER_MAX_ITERS) -> None:
+    """Held-out (5,7) correct against iterations (log axis), one panel per model, one line per variant, and a
+    dashed line where the paper's training stops (paper_iters: training.max_iters)."""
     plt = figures.plt  # matplotlib with the headless backend, as every figure
 
     models = list(dict.fromkeys(df["model"])) or ["none"]
-    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 4.4), squeeze=False)
     for ax, model in zip(axes[0], models):
         for r in df[df["model"] == model].to_dict("records"):
             path = Path(r["run_dir"]) / "metrics.csv"
             if r["status"] != "absent" and path.exists():  # absent: not started, or still training in a snapshot
                 m = runs.read_metrics(path)
                 ax.plot(m["iter"].clip(lower=1), m["heldout_correct"], label=f"{r['regime']} seed {r['seed']}", lw=1)
+        drawn = bool(ax.get_legend_handles_labels()[0])
+        line = figures.paper_iterations_line(ax, paper_iters)
         ax.set_xscale("log")
         ax.set_title(model)
         ax.set_xlabel("iteration (log)")
         ax.set_ylabel("held-out (5,7) correct of 40")
         ax.set_ylim(-1, 41)
-        figures.legend_or_note(ax, "no run yet")
+        if drawn:
+            handles, labels = ax.get_legend_handles_labels()
+            ax.legend(handles + [line], labels + [line.get_label()], fontsize=8, loc="upper center",
+                      bbox_to_anchor=(0.5, -0.18), frameon=False)  # below: the curves fill the panel's top left too
+        else:
+            figures.legend_or_note(ax, "no run yet")
     fig.tight_layout()
     figures.save(fig, out_png)
 
@@ -277,9 +297,9 @@ METRIC_LABELS = {"addition": "addition %", "subtraction": "subtraction %", "fact
                  "combined": "combined %", "heldout_correct": "held-out (5,7) correct of 40"}
 
 
-def cpu_totals(complete: pd.DataFrame) -> tuple[float, float]:
-    """(all, beyond the paper's own runs) CPU seconds of some runs' summaries, to 0.1 s (a sum of floats would
-    otherwise print as 3279.9999999999995)."""
+def wall_totals(complete: pd.DataFrame) -> tuple[float, float]:
+    """(all, beyond the paper's own runs) single-thread wall-clock seconds of some runs' summaries, to 0.1 s (a sum
+    of floats would otherwise print as 3279.9999999999995)."""
     if not len(complete):
         return 0.0, 0.0
     extra = complete.loc[~complete["paper_run"].astype(bool), "wall_seconds"].sum()
@@ -292,7 +312,7 @@ def seeds_tables(summaries: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     done = summaries[summaries["status"] == "complete"] if "status" in summaries else summaries
     for (regime, task, model), group in summaries.groupby(["regime", "task", "model"], sort=False):
         complete = done[(done["regime"] == regime) & (done["task"] == task) & (done["model"] == model)]
-        wall, extra = cpu_totals(complete)
+        wall, extra = wall_totals(complete)
         for metric in CELL_METRICS:
             if metric not in runs.TASK_METRICS[task] and metric != "heldout_correct":
                 continue
@@ -398,7 +418,7 @@ def sweep_table(summaries: pd.DataFrame, config: dict) -> pd.DataFrame:
         if task != "capitals" and len(complete):
             complete = complete.assign(heldout_pct=100.0 * complete["heldout_correct"] / complete["heldout_total"],
                                        seen_pct=(complete["addition"] + complete["subtraction"]) / 2)
-        wall, extra = cpu_totals(complete)
+        wall, extra = wall_totals(complete)
         for column, label in SWEEP_METRICS[task]:
             values = complete[column].tolist() if len(complete) else []
             mean, low, high, n = mean_interval(values, (0.0, 100.0))  # every sweep metric is a percentage
@@ -561,7 +581,7 @@ def sensitivity_table(reference: list[dict], eval_files: list[dict], train_varia
         if r.present:
             b = r.best()
             add("paper protocol (training-time best row)", "reference", "{}", run, {k: int(b[k]) for k in keys},
-                int(b["iter"]), cpu_seconds(r.provenance), r.status)
+                int(b["iter"]), run_wall_seconds(r.provenance), r.status)
     for e in eval_files:
         if not Path(e["path"]).exists():
             continue
@@ -574,7 +594,7 @@ def sensitivity_table(reference: list[dict], eval_files: list[dict], train_varia
         if r.present:
             b = r.best()
             add(run["regime"], "training", setting, run, {k: int(b[k]) for k in keys}, int(b["iter"]),
-                cpu_seconds(r.provenance), r.status)
+                run_wall_seconds(r.provenance), r.status)
         else:
             add(run["regime"], "training", setting, run, {}, None, math.nan, "absent")
     return pd.DataFrame(rows)
@@ -635,13 +655,14 @@ def heldout_display(df: pd.DataFrame) -> pd.DataFrame:
 OOD_LABELS = {"accuracy_pct": "correct %", "paper_pct": "paper %", "terminated": "ended with '>'",
               "wrong": "wrong number", "unparsed": "no number", "abs_err_median": "|error| median",
               "abs_err_p90": "|error| 90th percentile", "share_within_1": "% of wrong answers off by 1",
-              "best_iter": "best checkpoint (iter)", "wall_seconds": "evaluation s"}
+              "share_off_by_10": "% of wrong answers off by exactly 10",
+              "best_iter": "best checkpoint (iter)", "wall_seconds": "evaluation s (wall-clock)"}
 
 
 def ood_display(df: pd.DataFrame) -> pd.DataFrame:
-    """ood.csv for reading: percentages as percentages (share_within_1 is a fraction of the wrong answers)."""
-    shown = df.assign(share_within_1=100.0 * df["share_within_1"]) if "share_within_1" in df else df
-    return shown.rename(columns=OOD_LABELS)
+    """ood.csv for reading: percentages as percentages (the share_* columns are fractions of the wrong answers)."""
+    shares = {c: 100.0 * df[c] for c in ("share_within_1", "share_off_by_10") if c in df}
+    return df.assign(**shares).rename(columns=OOD_LABELS)
 
 
 def display(path: Path, df: pd.DataFrame) -> pd.DataFrame:
@@ -657,22 +678,121 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 360 else f"{seconds:.0f} s"
 
 
-# tables with one row per metric of a configuration -> the columns naming the configuration
-ONE_ROW_PER_METRIC = {"seeds.csv": ["regime", "task", "model"], "sweep.csv": ["task", "model"]}
+EVALUATION_ONLY = ("ood", "sensitivity_eval")  # they re-sample checkpoints and train nothing
 
 
-def report_view(config: dict, results_dir) -> list[dict]:
-    """One entry per experiment: its title, whether it is on, its tables (as HTML) and figures (embedded), the
-    CPU time its table records, or the sentence saying it was switched off."""
+class ExperimentsView(list):
+    """report_view's entries, one per experiment, and `total`: the sentence over every run beyond the paper's
+    (each counted once) that the report prints above them."""
+    total: str = ""
+
+
+def _run_key(run: dict) -> tuple:
+    return run["regime"], run["task"], run["model"], int(run["seed"])
+
+
+def _plural(n: int, word: str = "run") -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _provenance(path: Path) -> dict | None:
+    prov = path / "provenance.json"
+    return json.loads(prov.read_text()) if prov.exists() else None
+
+
+def experiment_run_dirs(config: dict, results_dir, name: str) -> dict[str, dict]:
+    """run_dir -> {seconds, paper} of the finished training runs (those with provenance.json) experiment `name`
+    reads: their single-thread wall-clock seconds (run_wall_seconds) and whether the paper's own run is one."""
+    paper = {_run_key(r) for r in X.paper_runs(config)}
+    out = {}
+    for run in X.experiment_runs(config, name):
+        path = runs.run_path(results_dir, run["regime"], run["task"], run["model"], run["seed"])
+        if name == "extended" and config.get("extended_run_dir"):  # where Figure 7 reads it, as the workflow
+            path = Path(config["extended_run_dir"])
+        prov = _provenance(path)
+        if prov is not None:
+            out[str(path)] = {"seconds": run_wall_seconds(prov), "paper": _run_key(run) in paper}
+    return out
+
+
+def training_time(name: str, run_dirs: dict[str, dict], counted: dict[str, tuple[str, float]]) -> str:
+    """Experiment `name`'s training time: in all, the paper's own runs, the runs an earlier experiment already
+    counted, and the rest (beyond the paper), which it adds to `counted` (run_dir -> (experiment, seconds))."""
+    if not run_dirs:
+        return "Training: no run finished yet."
+
+    def hours(dirs) -> str:
+        return _hours(float(np.nansum([run_dirs[d]["seconds"] for d in dirs])) if dirs else 0.0)
+
+    paper = [d for d, r in run_dirs.items() if r["paper"]]
+    earlier: dict[str, list[str]] = {}
+    for d in run_dirs:
+        if not run_dirs[d]["paper"] and d in counted:
+            earlier.setdefault(counted[d][0], []).append(d)
+    new = [d for d in run_dirs if not run_dirs[d]["paper"] and d not in counted]
+    parts = [f"Training: {hours(list(run_dirs))} of single-thread wall-clock time over "
+             f"{_plural(len(run_dirs), 'finished run')}"]
+    if paper:
+        parts.append(f"{hours(paper)} of it the paper's own runs ({len(paper)})")
+    for other, dirs in earlier.items():
+        parts.append(f"{hours(dirs)} shared with the {NAMES.get(other, other)} experiment, counted there ({len(dirs)})")
+    parts.append(f"{hours(new)} beyond the paper{' and the experiments above' if earlier else ''} ({len(new)})")
+    counted.update({d: (name, run_dirs[d]["seconds"]) for d in new})
+    return "; ".join(parts) + "."
+
+
+# how one experiment names another in "shared with the ... experiment"
+NAMES = {"long_training": "longer-training", "sweep": "capacity-sweep", "sensitivity_training": "training-sensitivity"}
+
+
+def ood_missing_runs(config: dict, results_dir, ood: pd.DataFrame) -> list[str]:
+    """The paper's arithmetic runs (of the regimes experiments.ood.regimes names) without a row in ood.csv, and
+    why: not run, trained elsewhere without its best.pt brought here, or not evaluated yet."""
+    regimes = experiments_section(config)["ood"]["regimes"]
+    have = {(r, m, int(s)) for r, m, s in ood[["regime", "model", "seed"]].itertuples(index=False)} if len(ood) else set()
+    several = len(config.get("seeds", [])) > 1
+    out = []
+    for run in X.paper_runs(config):
+        if run["task"] != "arithmetic" or run["regime"] not in regimes or \
+                (run["regime"], run["model"], run["seed"]) in have:
+            continue
+        path = runs.run_path(results_dir, run["regime"], run["task"], run["model"], run["seed"])
+        prov = _provenance(path) or {}
+        device = str(prov.get("device", "cpu"))
+        if not (path / "metrics.csv").exists():
+            why = "not run"
+        elif not (path / "best.pt").exists():
+            why = ("best.pt not here" if device.startswith("cpu")
+                   else f"trained on a GPU ({device}), best.pt not here")
+        elif not prov:
+            why = "still training"
+        else:
+            why = "not evaluated yet"
+        seed = f" seed {run['seed']}" if several else ""
+        out.append(f"{runs.DISPLAY.get(run['model'], run['model'])} {run['regime']}{seed}: {why}")
+    return out
+
+
+TIME_NOTE = ("the sum of provenance.json's wall_seconds: each job ran one torch thread on cores shared with other "
+             "jobs, so this is elapsed time, not CPU time; a stacked run counts its share of its stack's time")
+
+
+def report_view(config: dict, results_dir) -> ExperimentsView:
+    """One entry per experiment: its title, whether it is on, its tables (as HTML) and figures (embedded), its
+    time (training: in all, the paper's own runs, runs an earlier experiment counted, the rest; evaluation-only:
+    the re-sampling time its table records), or the sentence saying it was switched off. `total` sums the
+    runs beyond the paper's over all experiments, each run (run directory) once."""
     exp = experiments_section(config)
     outputs = experiment_outputs(config, results_dir)
-    view = []
+    view = ExperimentsView()
+    counted: dict[str, tuple[str, float]] = {}  # run_dir -> (the first experiment in TITLES order to count it, seconds)
+    evaluation = 0.0
     for name, title in TITLES.items():
         entry = {"name": name, "title": title, "note": NOTES[name], "enabled": bool(exp[name]["enabled"]),
                  "tables": [], "figures": [],
-                 "cpu": "", "off": f"not run (switched off in config.yaml: experiments.{name}.enabled)"}
+                 "time": "", "off": f"not run (switched off in config.yaml: experiments.{name}.enabled)"}
         if entry["enabled"]:
-            total, extra = 0.0, 0.0
+            seconds = 0.0
             for path in map(Path, outputs[name]):
                 if not path.exists():
                     entry["tables" if path.suffix == ".csv" else "figures"].append({"path": str(path), "missing": True})
@@ -682,23 +802,31 @@ def report_view(config: dict, results_dir) -> list[dict]:
                     entry["figures"].append({"path": str(path), "src": src, "missing": False})
                     continue
                 df = pd.read_csv(path)
-                timed = df
                 if name.startswith("sensitivity"):  # one table, shown under both switches with its own rows
                     kind = "training" if name == "sensitivity_training" else "evaluation"
                     df = df[df["kind"].isin(["reference", kind])]
-                    timed = df[df["kind"] == kind]
-                if path.name in ONE_ROW_PER_METRIC:  # they repeat each configuration's time on every metric row
-                    timed = timed.drop_duplicates(ONE_ROW_PER_METRIC[path.name])
-                if "wall_seconds" in timed and path.name != "seeds_outcomes.csv":
-                    total += float(pd.to_numeric(timed["wall_seconds"], errors="coerce").sum())
-                    extra_col = timed["extra_wall_seconds"] if "extra_wall_seconds" in timed else timed["wall_seconds"]
-                    if "paper_run" in timed:
-                        extra_col = timed["wall_seconds"].where(~timed["paper_run"].astype(bool), 0.0)
-                    extra += float(pd.to_numeric(extra_col, errors="coerce").sum())
+                    if kind == "evaluation":
+                        seconds += float(pd.to_numeric(df.loc[df["kind"] == kind, "wall_seconds"], errors="coerce").sum())
+                if name == "ood":
+                    seconds += float(pd.to_numeric(df["wall_seconds"], errors="coerce").sum()) if "wall_seconds" in df else 0.0
+                    if {"regime", "model", "seed"} <= set(df.columns):
+                        missing = ood_missing_runs(config, results_dir, df)
+                        if missing:
+                            entry["note"] += " The paper's arithmetic runs without a row here: " + "; ".join(missing) + "."
                 shown = display(path, df)
                 entry["tables"].append({"path": str(path), "html": _table_html(shown, path), "missing": False})
-            if entry["tables"]:
-                entry["cpu"] = (f"{_hours(total)} of CPU time in all (sum of wall_seconds, one thread per job); "
-                                f"{_hours(extra)} beyond the paper's own runs")
+            if name in EVALUATION_ONLY:
+                evaluation += seconds
+                if entry["tables"]:
+                    entry["time"] = f"Evaluation time: {_hours(seconds)} of single-thread wall-clock time (no training)."
+            else:
+                entry["time"] = training_time(name, experiment_run_dirs(config, results_dir, name), counted)
         view.append(entry)
+    if any(e["enabled"] for e in view):
+        trained = float(np.nansum([seconds for _, seconds in counted.values()])) if counted else 0.0
+        view.total = (f"Beyond the paper's own runs, the experiments switched on trained "
+                      f"{_plural(len(counted), 'distinct run')} (each counted once, by run directory): {_hours(trained)} "
+                      f"of single-thread wall-clock time ({TIME_NOTE}).")
+        if any(exp[name]["enabled"] for name in EVALUATION_ONLY):
+            view.total += f" Re-sampling checkpoints (the evaluation-only experiments) took {_hours(evaluation)} more."
     return view
