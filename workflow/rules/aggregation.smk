@@ -6,8 +6,8 @@ from toobig.analysis.runs import FIGURE_RUNS, TABLE_RUNS
 PAPER_DIR = "paper"
 TABLE_NUMBERS = list(range(1, 8))
 FIGURE_NUMBERS = list(range(1, 8))
-# Where the appendix-B extended MLT run would be (a GPU experiment); config key extended_run_dir overrides it.
-EXTENDED_RUN_DIR = config.get("extended_run_dir", run_dir("extended", "arithmetic", "mlt", config["seeds"][0]))
+# Where the appendix-B extended MLT run is (a GPU experiment, experiments.extended), when it is here.
+EXTENDED_RUN_DIR = run_dir(**EXTENDED_RUN)
 
 
 def table_run_files(wildcards):
@@ -21,10 +21,11 @@ def table_run_files(wildcards):
 
 
 def figure_run_files(wildcards):
-    """metrics.csv of the runs Figure N draws (Figure 7's extended run is read when present, never trained;
-    its CPU-sized stand-ins, the longer-training runs, are trained when that experiment is on)."""
+    """metrics.csv of the runs Figure N draws. Figure 7: the extended run when experiments.extended is on (else
+    read when present, never trained: runs_trained_elsewhere); its CPU-sized stand-ins, the longer-training runs,
+    when that experiment is on."""
     if int(wildcards.n) == 7:
-        return experiment_run_files("long_training") if experiment_on("long_training") else []
+        return [f for name in ("extended", "long_training") if experiment_on(name) for f in experiment_run_files(name)]
     if int(wildcards.n) not in FIGURE_RUNS:
         return []
     regime, task = FIGURE_RUNS[int(wildcards.n)]
@@ -54,13 +55,15 @@ def figure_stand_in_runs(wildcards):
 
 
 def claim_run_files():
-    """The paper's runs; of the experiments switched on, the longer-training runs (claim extended-no-grokking-cpu),
-    the seeds experiment's runs (each claim judged on each seed) and the capacity sweep's arithmetic runs of
-    those seeds (claim n14-smallest-viable); in a snapshot, the finished ones."""
+    """The paper's runs; of the experiments switched on, the extended run (claim extended-no-grokking), the
+    longer-training runs (claim extended-no-grokking-cpu), the seeds experiment's runs (each claim judged on each
+    seed) and the capacity sweep's arithmetic runs of those seeds (claim n14-smallest-viable); in a snapshot, the
+    finished ones."""
     seeds = claim_seeds(config)
     sweep = X.experiment_runs(config, "sweep") if experiment_on("sweep") else []
     extra = [r for r in sweep if r["seed"] in seeds and r["task"] == "arithmetic"]  # what the claim reads
-    extra += X.experiment_runs(config, "long_training") if experiment_on("long_training") else []
+    for name in ("extended", "long_training"):
+        extra += X.experiment_runs(config, name) if experiment_on(name) else []
     extra += seeds_experiment_runs()
     extra = list({(r["regime"], r["task"], r["model"], r["seed"]): r for r in extra if r not in all_runs()}.values())
     runs = planned_runs() + only_finished(extra)

@@ -1,6 +1,7 @@
 # Helpers of the blog stage (functions only, so blog.smk stays declarations). The stage is self-contained: it
 # can be included without common.smk.
 import json
+from pathlib import Path
 
 from toobig.blog.data import dataset_changes as blog_dataset_changes
 from toobig.provenance import changed_mark_inputs, config_changes
@@ -18,7 +19,13 @@ def blog_stop_settings():
 
 
 def blog_runs():
-    return [f"{config['blog']['model']}_stop-{stop}" for stop in blog_stop_settings()]
+    """The runs trained, "<model>_stop-<on|off>"; with finished_runs_only (profiles/snapshot), as the paper's runs
+    there, only those that exist (run.json, which the trainer writes last): a snapshot trains nothing, and its
+    summary and report leave the others out."""
+    runs = [f"{config['blog']['model']}_stop-{stop}" for stop in blog_stop_settings()]
+    if config.get("finished_runs_only"):
+        runs = [run for run in runs if Path(BLOG, "runs", run, "run.json").exists()]
+    return runs
 
 
 def blog_run_settings(wildcards) -> dict:
@@ -71,7 +78,10 @@ def blog_comparison_inputs(wildcards):
 
 
 def blog_comparison_outputs():
-    return [f"{BLOG}/learn_to_stop.json"] if config["blog"]["compare_learn_to_stop"] else []
+    """The learn_to_stop comparison, when asked for and both of its runs are trained (in a snapshot: both exist)."""
+    model = config["blog"]["model"]
+    both = {f"{model}_stop-off", f"{model}_stop-on"} <= set(blog_runs())
+    return [f"{BLOG}/learn_to_stop.json"] if config["blog"]["compare_learn_to_stop"] and both else []
 
 
 def blog_report_inputs():

@@ -71,14 +71,22 @@ def planned_runs(**only):
     ])
 
 
+# Appendix B's extended MLT run (experiments.extended, a GPU job): Figure 7 and the claims read its folder.
+EXTENDED_RUN = dict(regime="extended", task="arithmetic", model="mlt", seed=config["seeds"][0])
+
+
 def runs_trained_elsewhere():
-    """Configured runs this machine does not plan but has finished (an MLT run brought home from a GPU machine),
-    each with its provenance.json's digest. Tables, figures and claims read them as they read every run folder;
-    as a param (not an input, which would make this machine's plan train them when their dataset is remade)
-    they remake what shows them when one arrives or changes."""
+    """Configured runs this machine does not plan but has finished (an MLT run brought home from a GPU machine;
+    the extended run while experiments.extended is off here), each with its provenance.json's digest. Tables,
+    figures and claims read them as they read every run folder; as a param (not an input, which would make this
+    machine's plan train them when their dataset is remade) they remake what shows them when one arrives or
+    changes."""
     planned = planned_runs()
+    elsewhere = [run for run in all_runs() if run not in planned and finished(run)]
+    if not X.enabled(config, "extended") and finished(EXTENDED_RUN):  # on, it is an input of Figure 7 and claims
+        elsewhere.append(EXTENDED_RUN)
     return {run_dir(**run): hashlib.sha256(Path(run_dir(**run), "provenance.json").read_bytes()).hexdigest()[:16]
-            for run in all_runs() if run not in planned and finished(run)}
+            for run in elsewhere}
 
 
 def with_checkpoint(runs):

@@ -707,8 +707,6 @@ def experiment_run_dirs(config: dict, results_dir, name: str) -> dict[str, dict]
     out = {}
     for run in X.experiment_runs(config, name):
         path = runs.run_path(results_dir, run["regime"], run["task"], run["model"], run["seed"])
-        if name == "extended" and config.get("extended_run_dir"):  # where Figure 7 reads it, as the workflow
-            path = Path(config["extended_run_dir"])
         prov = _provenance(path)
         if prov is not None:
             out[str(path)] = {"seconds": run_wall_seconds(prov), "paper": _run_key(run) in paper}
