@@ -173,7 +173,10 @@ def test_train_run_json_is_the_run_config_file_inline(capsys, tmp_path, make_cfg
                                          ('{"learning_rate": NaN}', "'learning_rate' must be a finite number, got nan"),
                                          ('{"temperature": "inf"}', "'temperature' must be a finite number, got inf"),
                                          ('{"warmup_iters": 25000}', "warmup_iters (25000) must be below lr_decay_iters (25000)"),
-                                         ('{"min_lr": 1.0}', "min_lr (1.0) must not exceed learning_rate")])
+                                         ('{"min_lr": 1.0}', "min_lr (1.0) must not exceed learning_rate"),
+                                         ('{"model": "n14", "n_embd": 56}', "model 'n14' is a width of 14, but n_embd is 56"),
+                                         ('{"model": "big"}', "unknown model 'big'"),
+                                         ('{"loss_interval": 300}', "loss_interval (300) must be a multiple of eval_interval (250)")])
 def test_train_bad_run_json(capsys, tmp_path, dataset_dirs, text, needle):
     rc, out, err = run_cli(["train", "--run-json", text, "--data", dataset_dirs["arithmetic"], "--out", tmp_path],
                            capsys)
@@ -414,7 +417,11 @@ def _damaged_checkpoints(tmp_path, tiny_run, files):
     files["nan weights"] = tmp_path / "nan.pt"
     torch.save({**best, "model": {k: v * float("nan") for k, v in best["model"].items()}}, files["nan weights"])
     files["other shape"] = tmp_path / "shape.pt"
-    torch.save({**best, "run_config": {**best["run_config"], "n_embd": 28}}, files["other shape"])
+    torch.save({**best, "run_config": {**best["run_config"], "model": "n28", "n_embd": 28}}, files["other shape"])
+    files["vocab not a list"] = tmp_path / "vocab5.pt"
+    torch.save({**best, "vocab": 5}, files["vocab not a list"])
+    files["model contradicts n_embd"] = tmp_path / "n14_wide.pt"
+    torch.save({**best, "run_config": {**best["run_config"], "n_embd": 28}}, files["model contradicts n_embd"])
     return files
 
 
@@ -443,7 +450,9 @@ def test_evaluate_damaged_dataset_files(capsys, tmp_path, tiny_run, dataset_dirs
                                          ("no vocab", "is damaged: it has no vocab"),
                                          ("no run_config", "is damaged: it has no run_config"),
                                          ("nan weights", "NaN or infinite weights"),
-                                         ("other shape", "weights do not fit the model")])
+                                         ("other shape", "weights do not fit the model"),
+                                         ("vocab not a list", "its 'vocab' entry is not a list of characters"),
+                                         ("model contradicts n_embd", "invalid run config: model 'n14'")])
 def test_evaluate_bad_checkpoints(capsys, tmp_path, tiny_run, dataset_dirs, kind, needle):
     path = _foreign_files(tmp_path, tiny_run)[kind]
     rc, out, err = run_cli(["evaluate", "--checkpoint", path, "--data", dataset_dirs["arithmetic"]], capsys)
@@ -478,3 +487,47 @@ def test_real_process_exit_code_and_stderr(tmp_path, dataset_dirs):
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("toobig evaluate: error:") and "not a toobig checkpoint" in done.stderr
+
+
+# ---- review items: damaged resume files, help texts, prompt-set names --------------------------------------
+@pytest.mark.parametrize("damage,needle", [(lambda c: c.pop("optimizer"), "is damaged: it has no optimizer"),
+                                           (lambda c: c.update(vocab=5), "'vocab' entry is not a list of characters")],
+                         ids=["no-optimizer", "vocab-not-a-list"])
+def test_train_with_a_damaged_resume_file_prints_one_line(capsys, tmp_path, tiny_run, dataset_dirs, damage, needle):
+    import json
+
+    cfg, run = tiny_run
+    ckpt = torch.load(run / "resume.pt", weights_only=True)
+    damage(ckpt)
+    out = tmp_path / "run"
+    out.mkdir()
+    torch.save(ckpt, out / "resume.pt")
+    rc, _, err = run_cli(["train", "--run-json", json.dumps(cfg.to_dict()), "--data", dataset_dirs["arithmetic"],
+                          "--out", out, "--device", "cpu"], capsys)
+    assert_clear_error(rc, err, "cannot resume", str(out / "resume.pt"), needle, "delete it")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["data", "train", "train-many", "evaluate", "blog-data", "blog-train"])
+def test_every_subcommand_has_a_description(command):
+    from toobig.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    assert sub.description and len(sub.description) > 40, command
+
+
+def test_every_evaluate_option_has_help():
+    from toobig.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["evaluate"]
+    missing = [a.option_strings[0] for a in sub._actions if a.option_strings and not a.help]
+    assert not missing
+
+
+def test_evaluate_unknown_prompt_set_name_is_a_usage_error(capsys, tiny_run, dataset_dirs):
+    cfg, run = tiny_run
+    rc, out, err = run_cli(["evaluate", "--checkpoint", run / "best.pt", "--data", dataset_dirs["arithmetic"],
+                            "--prompts", "grid90"], capsys)
+    assert rc == 2 and "invalid choice: 'grid90'" in err and "grid91" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import re
 
 import pytest
 
@@ -171,3 +172,48 @@ def test_run_setting_ranges_are_the_schemas():
     seeds = yaml.safe_load(SCHEMA.read_text())["properties"]["seeds"]["items"]  # the run's seed: one of seeds
     schema_bounds["seed"] = {(seeds["minimum"], seeds.get("maximum"), True)}
     assert {k: {v} for k, v in RANGES.items()} == schema_bounds
+
+
+@pytest.mark.parametrize("values,needle", [
+    ({"model": "n14", "n_embd": 56}, "model 'n14' is a width of 14, but n_embd is 56"),
+    ({"model": "n8", "n_embd": 14}, "model 'n8' is a width of 8, but n_embd is 14"),
+    ({"model": "big"}, "unknown model 'big'"),
+    ({"model": "N14"}, "unknown model 'N14'"),
+    ({"model": "n014"}, "unknown model 'n014'"),
+])
+def test_model_label_must_be_known_and_agree_with_n_embd(values, needle):
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        run_config_from_dict(values)
+
+
+def test_model_labels_the_pipeline_uses_are_accepted(config):
+    from toobig.experiments import DEFAULTS, resolve_experiment_run
+
+    for model in config["model_settings"]:
+        resolve_run(config, "arithmetic", model, "main", 1337)
+    for width in DEFAULTS["sweep"]["widths"]:
+        assert resolve_experiment_run(config, "arithmetic", f"n{width}", "main", 1).n_embd == width
+    assert run_config_from_dict({"model": "n8", "n_embd": 8}).model == "n8"
+    # the MLT's label names no width: a smaller MLT (tests, benchmarks) is still an MLT
+    assert run_config_from_dict({"model": "mlt", "n_layer": 1, "n_head": 2, "n_embd": 12}).n_embd == 12
+
+
+def test_every_committed_run_config_is_still_accepted():
+    """The run settings recorded by every committed run (provenance.json) pass the run-settings checks."""
+    from conftest import REPO
+
+    records = sorted((REPO / "results" / "runs").glob("**/provenance.json"))
+    for path in records:
+        run_config_from_dict(json.loads(path.read_text())["config"])
+
+
+@pytest.mark.parametrize("eval_interval,loss_interval,ok", [(250, 500, True), (250, 250, True), (10, 20, True),
+                                                            (250, 300, False), (500, 250, False), (3, 10, False)])
+def test_loss_interval_must_be_a_multiple_of_eval_interval(eval_interval, loss_interval, ok):
+    values = {"eval_interval": eval_interval, "loss_interval": loss_interval}
+    if ok:
+        run_config_from_dict(values)
+        return
+    with pytest.raises(ConfigError, match=re.escape(f"loss_interval ({loss_interval}) must be a multiple of "
+                                                     f"eval_interval ({eval_interval})")):
+        run_config_from_dict(values)

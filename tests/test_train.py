@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -348,3 +349,160 @@ def test_provenance_names_the_commit_the_run_started_with(make_cfg, dataset_dirs
     monkeypatch.setenv("TOOBIG_GIT_COMMIT", "b" * 40)
     trainer.run()
     assert json.loads((tmp_path / "provenance.json").read_text())["git_commit"] == "a" * 40
+
+
+# ---- re-runs, changed datasets, damaged resume files, divergence order (review items) ------------------------
+RUN_OUTPUTS = ("metrics.csv", "timing.csv", "best.pt", "provenance.json")  # a training rule's outputs (common.smk)
+
+
+def _copy_run(src, dst, names=("metrics.csv", "timing.csv", "best.pt", "resume.pt", "provenance.json")):
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (dst / name).write_bytes((src / name).read_bytes())
+
+
+def test_forced_rerun_of_a_finished_run_rewrites_every_output(dataset_dirs, tmp_path, tiny_run):
+    """Snakemake deletes a job's outputs before it re-runs it (--forcerun, a newer input): the finished run's
+    resume.pt is past max_iters, so no step runs, and every output must still come back, byte-identical."""
+    cfg, full = tiny_run
+    out = tmp_path / "run"
+    _copy_run(full, out)
+    for name in RUN_OUTPUTS:
+        (out / name).unlink()
+    said = []
+    best = Trainer(cfg, dataset_dirs["arithmetic"], out, device="cpu", log=said.append).run()
+    assert any("resuming at iteration 41" in line for line in said)
+    for name in ("metrics.csv", "timing.csv", "best.pt"):
+        assert (out / name).read_bytes() == (full / name).read_bytes(), name
+    again, before = (json.loads((d / "provenance.json").read_text()) for d in (out, full))
+    assert {k: v for k, v in again.items() if k != "wall_seconds"} == {k: v for k, v in before.items()
+                                                                       if k != "wall_seconds"}
+    assert best["iter"] == before["best_iter"]
+
+
+def _other_dataset(dataset_dirs, data_cfg, tmp_path):
+    """The arithmetic dataset with its lines shuffled otherwise: the same vocabulary and prompts, another text."""
+    from toobig.data import write_dataset
+
+    other = tmp_path / "reshuffled"
+    write_dataset("arithmetic", {**data_cfg, "shuffle_seed": 7}, other)
+    assert json.loads((other / "meta.json").read_text())["vocab"] == json.loads(
+        (dataset_dirs["arithmetic"] / "meta.json").read_text())["vocab"]
+    assert (other / "train.txt").read_bytes() != (dataset_dirs["arithmetic"] / "train.txt").read_bytes()
+    return other
+
+
+def test_provenance_and_resume_record_the_dataset_digest(dataset_dirs, tiny_run):
+    import hashlib
+
+    cfg, full = tiny_run
+    digest = json.loads((full / "provenance.json").read_text())["dataset_sha256"]
+    assert digest["train.txt"] == hashlib.sha256((dataset_dirs["arithmetic"] / "train.txt").read_bytes()).hexdigest()
+    assert set(digest) == {"train.txt", "evaluated_prompts"}
+    assert load_checkpoint(full / "resume.pt")["dataset_sha256"] == digest
+
+
+@pytest.mark.parametrize("finished", [False, True], ids=["unfinished", "finished"])
+def test_a_changed_dataset_starts_the_run_afresh(dataset_dirs, data_cfg, tmp_path, tiny_run, finished):
+    """train.txt rewritten with the same vocabulary: the run must not go on (or stay finished) on the old state; it
+    starts afresh, saying why, and ends as a run trained on the new text from nothing."""
+    cfg, full = tiny_run
+    other = _other_dataset(dataset_dirs, data_cfg, tmp_path)
+    fresh = tmp_path / "fresh"
+    train(cfg, other, fresh)
+    out = tmp_path / "run"
+    if finished:
+        _copy_run(full, out)
+    else:
+        train(cfg, dataset_dirs["arithmetic"], out, stop_after=35)
+        assert load_checkpoint(out / "resume.pt")["iter"] == 20
+    said = []
+    Trainer(cfg, other, out, device="cpu", log=said.append).run()
+    assert any("dataset changed" in line and "train.txt" in line and "starting afresh" in line for line in said), said
+    assert not any("resuming at iteration" in line for line in said)
+    for name in ("metrics.csv", "best.pt"):
+        assert (out / name).read_bytes() == (fresh / name).read_bytes(), name
+    assert json.loads((out / "provenance.json").read_text())["dataset_sha256"] == json.loads(
+        (fresh / "provenance.json").read_text())["dataset_sha256"]
+
+
+def test_a_resume_file_without_the_dataset_digest_resumes_as_before(dataset_dirs, tmp_path, tiny_run):
+    cfg, full = tiny_run
+    out = tmp_path / "run"
+    train(cfg, dataset_dirs["arithmetic"], out, stop_after=35)
+    ckpt = torch.load(out / "resume.pt", weights_only=True)
+    del ckpt["dataset_sha256"]
+    torch.save(ckpt, out / "resume.pt")
+    said = []
+    Trainer(cfg, dataset_dirs["arithmetic"], out, device="cpu", log=said.append).run()
+    assert any("resuming at iteration 20" in line for line in said)
+    for name in ("metrics.csv", "best.pt"):
+        assert (out / name).read_bytes() == (full / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("damage,needle", [
+    (lambda c: c.pop("optimizer"), "is damaged: it has no optimizer"),
+    (lambda c: c.pop("rows"), "is damaged: it has no rows"),
+    (lambda c: c["rng"].pop("eval"), "is damaged"),
+    (lambda c: c.update(vocab=5), "'vocab' entry is not a list of characters"),
+], ids=["no-optimizer", "no-rows", "no-eval-rng", "vocab-not-a-list"])
+def test_a_damaged_resume_file_is_a_checkpoint_error(dataset_dirs, tmp_path, tiny_run, damage, needle):
+    cfg, full = tiny_run
+    ckpt = torch.load(full / "resume.pt", weights_only=True)
+    damage(ckpt)
+    torch.save(ckpt, tmp_path / "resume.pt")
+    with pytest.raises(CheckpointError, match=r"cannot resume: .*resume\.pt.*" + re.escape(needle)):
+        train(cfg, dataset_dirs["arithmetic"], tmp_path)
+
+
+def test_non_finite_weights_at_a_checkpoint_iteration_keep_the_last_good_resume_file(make_cfg, dataset_dirs,
+                                                                                     tmp_path, monkeypatch):
+    """The weights turn NaN in the step of iteration 19 (its loss was finite); iteration 20 is a checkpoint and an
+    evaluation: the run stops naming iteration 20, and resume.pt stays the good one of iteration 10."""
+    cfg = make_cfg(checkpoint_interval=10, batch_size=32)
+    trainer = Trainer(cfg, dataset_dirs["arithmetic"], tmp_path, **QUIET)
+    step, calls = trainer.optimizer.step, {"n": 0}
+
+    def poisoned_step(*args, **kwargs):
+        result = step(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 20:  # the step of iteration 19
+            with torch.no_grad():
+                next(trainer.model.parameters()).fill_(float("nan"))
+        return result
+
+    monkeypatch.setattr(trainer.optimizer, "step", poisoned_step)
+    with pytest.raises(TrainingDiverged, match=r"NaN or infinite before iteration 20\b"):
+        trainer.run()
+    resume = load_checkpoint(tmp_path / "resume.pt")
+    assert resume["iter"] == 10
+    assert all(torch.isfinite(t).all() for t in resume["model"].values())
+    assert [r["iter"] for r in rows_of(tmp_path)] == ["0", "10"]
+
+
+def test_a_nan_loss_at_an_evaluation_leaves_best_checkpoint_with_the_kept_rows(make_cfg, dataset_dirs, tmp_path,
+                                                                               monkeypatch):
+    """Scores rise at every evaluation, so iteration 20's would be the best; its step's loss is NaN: best.pt must
+    stay iteration 10's, as the error says (metrics.csv and best.pt keep the evaluations up to iteration 10)."""
+    import toobig.model
+
+    original_evaluate, original_forward = Trainer.evaluate, toobig.model.GPT.forward
+    calls = {"n": 0}
+
+    def evaluate(self, it, lr):
+        return {**original_evaluate(self, it, lr), "score": it / 100}
+
+    def forward(self, idx, targets=None):
+        logits, loss = original_forward(self, idx, targets)
+        if targets is not None and self.training:
+            calls["n"] += 1
+            if calls["n"] == 21:  # the step of iteration 20
+                loss = loss * float("nan")
+        return logits, loss
+
+    monkeypatch.setattr(Trainer, "evaluate", evaluate)
+    monkeypatch.setattr(toobig.model.GPT, "forward", forward)
+    with pytest.raises(TrainingDiverged, match=r"loss is nan at iteration 20\b.*up to iteration 10\b"):
+        train(make_cfg(batch_size=32), dataset_dirs["arithmetic"], tmp_path)
+    assert [r["iter"] for r in rows_of(tmp_path)] == ["0", "10"]
+    assert load_checkpoint(tmp_path / "best.pt")["iter"] == 10
