@@ -531,3 +531,10 @@ def test_evaluate_unknown_prompt_set_name_is_a_usage_error(capsys, tiny_run, dat
     rc, out, err = run_cli(["evaluate", "--checkpoint", run / "best.pt", "--data", dataset_dirs["arithmetic"],
                             "--prompts", "grid90"], capsys)
     assert rc == 2 and "invalid choice: 'grid90'" in err and "grid91" in err
+
+
+def test_prompt_set_choices_are_the_sets_a_dataset_holds(data_cfg):
+    from toobig.cli import PROMPT_SETS
+    from toobig.data import prompt_sets
+
+    assert set(PROMPT_SETS) == set(prompt_sets("joint", data_cfg))

@@ -52,9 +52,10 @@ def test_table1_from_config():
     assert [df.loc["n_embd", m] for m in ("n14", "n28", "n56", "mlt")] == [14, 28, 56, 384]
     assert df.loc["learning_rate", "mlt"] == 1e-5 and df.loc["learning_rate", "matches"] is True
     assert df["regime"].tolist().count("controlled") == 2
-    config["model_settings"]["n28"]["n_embd"] = 30
+    config["model_settings"]["n28"]["n_layer"] = 2  # (a width is its label's: n28 with n_embd 30 is refused)
     changed = tables.hyperparameter_table(config, PAPER_DIR).set_index("parameter")
-    assert not changed.loc["Embedding size (n)", "matches"] and changed.loc["Layers", "matches"]
+    assert not changed.loc["Layers", "matches"] and changed.loc["Embedding size (n)", "matches"]
+    assert changed.loc["Layers", "n28"] == 2
 
 
 def test_write_table_csv_is_tidy_and_stable(world, tmp_path):

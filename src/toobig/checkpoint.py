@@ -43,10 +43,13 @@ def load_checkpoint(path: str | Path, expect_kind: str | None = None, expect_con
                               "it was written by other code and cannot be used here")
     if ckpt.get("version") != VERSION:
         raise CheckpointError(f"{path} has checkpoint version {ckpt.get('version')}, this code reads version {VERSION}")
-    missing = [k for k in REQUIRED if k not in ckpt]
-    if missing or not isinstance(ckpt["model"], dict):
-        raise CheckpointError(f"{path} is damaged: " + (f"it has no {', '.join(missing)}" if missing else
-                                                         "its 'model' entry is not a state dict"))
+    require_entries(path, ckpt, REQUIRED)
+    if not isinstance(ckpt["model"], dict) or not all(isinstance(v, torch.Tensor) for v in ckpt["model"].values()):
+        raise CheckpointError(f"{path} is damaged: its 'model' entry is not a state dict of tensors")
+    vocab = ckpt["vocab"]
+    if not isinstance(vocab, (list, tuple)) or not all(isinstance(c, str) and len(c) == 1 for c in vocab):
+        raise CheckpointError(f"{path} is damaged: its 'vocab' entry is not a list of characters "
+                              f"(it is {type(vocab).__name__} {_short(vocab)})")
     if expect_kind and ckpt["kind"] != expect_kind:
         raise CheckpointError(f"{path} is a '{ckpt['kind']}' checkpoint, expected '{expect_kind}'")
     try:
@@ -57,7 +60,42 @@ def load_checkpoint(path: str | Path, expect_kind: str | None = None, expect_con
         changed = sorted(k for k, v in expect_config.to_dict().items() if ckpt["run_config"].get(k) != v)
         raise CheckpointError(f"{path} was written with different settings ({', '.join(changed)}); "
                               "delete it to start this run afresh")
-    if expect_vocab is not None and list(ckpt["vocab"]) != list(expect_vocab):
-        raise CheckpointError(f"{path} was trained on a vocabulary of {len(ckpt['vocab'])} characters, "
-                              f"but the dataset has {len(expect_vocab)}: checkpoint and dataset do not match")
+    if expect_vocab is not None:
+        check_vocab(path, ckpt["vocab"], expect_vocab)
     return ckpt
+
+
+def require_entries(path: Path, ckpt: dict, keys) -> None:
+    """A CheckpointError naming the file and the entries it lacks (a damaged or truncated-by-hand record)."""
+    missing = [k for k in keys if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path} is damaged: it has no {', '.join(missing)}")
+
+
+def check_vocab(path: Path, saved, expected) -> None:
+    """The checkpoint's vocabulary is the dataset's, character for character; else say which characters differ."""
+    saved, expected = list(saved), list(expected)
+    if saved == expected:
+        return
+    only_saved = sorted(set(saved) - set(expected))
+    only_expected = sorted(set(expected) - set(saved))
+    differ = "; ".join(f"only in the {where}: {_chars(chars)}" for where, chars in
+                       (("checkpoint", only_saved), ("dataset", only_expected)) if chars)
+    if not differ:  # the same set: another order (or a character twice)
+        differ = (f"the same {len(saved)} characters in another order" if len(saved) == len(expected) else
+                  "the same characters, some of them twice")
+    if len(saved) == len(expected):
+        said = f"was trained on another vocabulary of the same size ({len(saved)} characters; {differ})"
+    else:
+        said = f"was trained on a vocabulary of {len(saved)} characters, but the dataset has {len(expected)} ({differ})"
+    raise CheckpointError(f"{path} {said}: checkpoint and dataset do not match")
+
+
+def _chars(chars: list[str], most: int = 12) -> str:
+    shown = ", ".join(repr(c) for c in chars[:most])
+    return shown + (f" and {len(chars) - most} more" if len(chars) > most else "")
+
+
+def _short(value, most: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= most else text[: most - 3] + "..."

@@ -19,6 +19,10 @@ from .fsutil import atomic_write_text
 from .train import TrainingDiverged, load_trained, pick_device, train_run
 
 
+# every prompt set a dataset folder can hold (toobig.data.prompt_sets; tests/test_cli.py checks they agree)
+PROMPT_SETS = ("grid91", "grid100", "heldout", "ood", "capitals")
+
+
 def json_argument(text: str, flag: str):
     """The value of a --*-json flag (the pipeline passes its rule params this way)."""
     try:
@@ -142,7 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="toobig", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("data", help="write a task's training text, prompt sets and meta.json")
+    p = sub.add_parser("data", help="write a task's training text, prompt sets and meta.json",
+                       description="Writes one task's dataset folder from the config's data: section: train.txt (the "
+                                   "training and validation text), prompts.json (every evaluation prompt set) and "
+                                   "meta.json (vocabulary and counts), meta.json last.")
     p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--config", default="config.yaml", help="the project config (default: config.yaml)")
     p.add_argument("--data-json", help="the config's data: section as JSON (what the pipeline passes; "
@@ -150,7 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder, e.g. results/datasets/arithmetic")
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("train", help="train one run (resumes from OUT/resume.pt when present)")
+    p = sub.add_parser("train", help="train one run (resumes from OUT/resume.pt when present)",
+                       description="Trains one run and writes metrics.csv, timing.csv, best.pt, resume.pt and "
+                                   "provenance.json (last) into --out. The run's settings come from --run-json, "
+                                   "--run-config, or the project config with --task, --model, --regime and --seed. A "
+                                   "run folder with a resume.pt continues from it (and rewrites the other files from "
+                                   "it), unless the dataset changed since; other settings than resume.pt's are "
+                                   "refused.")
     p.add_argument("--config", default="config.yaml", help="the project config (default: config.yaml)")
     p.add_argument("--run-config", help="a JSON/YAML file with every run setting (instead of --config and names)")
     p.add_argument("--run-json", help="every run setting as one JSON object (what the pipeline passes)")
@@ -187,13 +200,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CUDA only, with compile: torch.compile mode='reduce-overhead' (CUDA graphs)")
     p.set_defaults(func=cmd_train_many)
 
-    p = sub.add_parser("blog-data", help="write the blog experiment's train.txt, heldout.txt and counts.json")
+    p = sub.add_parser("blog-data", help="write the blog experiment's train.txt, heldout.txt and counts.json",
+                       description="Writes the blog experiment's dataset folder (train.txt, heldout.txt and "
+                                   "counts.json) from the config's blog.data section or --data-json.")
     p.add_argument("--config", default="config.yaml", help="the project config (default: config.yaml)")
     p.add_argument("--data-json", help="the config's blog.data section as JSON (instead of --config)")
     p.add_argument("--out", required=True, help="output folder, e.g. results/blog/data")
     p.set_defaults(func=cmd_blog_data)
 
-    p = sub.add_parser("blog-train", help="train one blog run (resumes from its last checkpoint)")
+    p = sub.add_parser("blog-train", help="train one blog run (resumes from its last checkpoint)",
+                       description="Trains one run of the blog experiment on a folder written by `toobig blog-data`; "
+                                   "settings from --run-json, or the config's blog section with --model and "
+                                   "--learn-to-stop. A run folder with a checkpoint continues from it.")
     p.add_argument("--config", default="config.yaml", help="the project config (default: config.yaml)")
     p.add_argument("--model", default="cpu", help="an entry of the config's blog.models (default: cpu)")
     p.add_argument("--learn-to-stop", action=argparse.BooleanOptionalAction,
@@ -204,15 +222,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.set_defaults(func=cmd_blog_train)
 
-    p = sub.add_parser("evaluate", help="re-evaluate a saved checkpoint on a prompt set")
+    p = sub.add_parser("evaluate", help="re-evaluate a saved checkpoint on a prompt set",
+                       description="Samples a saved checkpoint (best.pt or resume.pt) on one prompt set of its "
+                                   "dataset with the run's sampling settings (or those given), prints the counts "
+                                   "of correct and terminated answers, and with --out writes one CSV row per sample.")
     p.add_argument("--checkpoint", required=True, help="best.pt or resume.pt of a run")
     p.add_argument("--data", required=True, help="the dataset folder the run was trained on")
-    p.add_argument("--prompts", default="grid91", help="grid91, grid100, heldout, capitals or ood")
+    p.add_argument("--prompts", default="grid91", choices=PROMPT_SETS,
+                   help="the prompt set (default grid91); a dataset holds those of its task: arithmetic grid91, "
+                        "grid100, heldout and ood, capitals capitals, joint all")
     p.add_argument("--samples", type=int, help="samples per prompt (default: the run's)")
     p.add_argument("--temperature", type=float, help="sampling temperature (default: the run's)")
     p.add_argument("--seed", type=int, help="sampling seed (default: the run's seed, as the analysis re-samples)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--out", help="CSV with one row per sample")
     p.set_defaults(func=cmd_evaluate)
     return parser

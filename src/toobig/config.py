@@ -19,6 +19,9 @@ import yaml
 
 TASKS = ("arithmetic", "capitals", "joint")
 MODELS = ("n14", "n28", "n56", "mlt")
+# A model label beyond MODELS is a width of the capacity sweep, "n<width>" (toobig.experiments.SWEEP_MODEL); an
+# n-label names its n_embd, so "n14" with n_embd 56 is refused (results filed under n14 would be n56's)
+WIDTH_MODEL = re.compile(r"n([1-9][0-9]*)")
 REGIMES = ("main", "controlled")
 
 
@@ -129,14 +132,33 @@ def _check_ranges(cfg: RunConfig) -> None:
             raise ConfigError(f"run config key '{name}' must be {bound}, got {value!r}")
 
 
+def _check_model_label(cfg: RunConfig) -> None:
+    """The model label is a known model (MODELS, as config.yaml's model_settings names them) or a sweep width
+    "n<width>"; an n-label must equal n_embd. The MLT's label names no width (a smaller MLT is still one)."""
+    width = WIDTH_MODEL.fullmatch(cfg.model)
+    if width:
+        if int(width.group(1)) != cfg.n_embd:
+            raise ConfigError(f"model '{cfg.model}' is a width of {width.group(1)}, but n_embd is {cfg.n_embd}: an "
+                              f"'n<width>' model has n_embd = width; fix n_embd in model_settings (or call the model "
+                              f"'n{cfg.n_embd}')")
+    elif cfg.model not in MODELS:
+        raise ConfigError(f"unknown model '{cfg.model}': a run's model is one of {', '.join(MODELS)} or a width "
+                          "'n<width>' of the capacity sweep (with n_embd = width)")
+
+
 def run_config_from_dict(values: dict) -> RunConfig:
     """Build a RunConfig, rejecting unknown keys, wrong types and values out of range with a message naming the key."""
     cfg = RunConfig(**typed_values(RunConfig, values, "run config"))
     _check_ranges(cfg)
     if cfg.task not in TASKS:
         raise ConfigError(f"unknown task '{cfg.task}'; choose one of {', '.join(TASKS)}")
+    _check_model_label(cfg)
     if cfg.n_embd % cfg.n_head:
         raise ConfigError(f"n_embd ({cfg.n_embd}) must be divisible by n_head ({cfg.n_head})")
+    if cfg.loss_interval % cfg.eval_interval:  # the loss is estimated only at evaluations (toobig.train)
+        raise ConfigError(f"loss_interval ({cfg.loss_interval}) must be a multiple of eval_interval "
+                          f"({cfg.eval_interval}): the training and validation losses are estimated at evaluations "
+                          "only, so any other interval would silently record them less often than asked")
     if cfg.grid not in (91, 100):
         raise ConfigError(f"evaluation grid must be 91 or 100, got {cfg.grid}")
     if cfg.decay_lr and cfg.warmup_iters >= cfg.lr_decay_iters:  # the cosine would divide by zero (or run backwards)

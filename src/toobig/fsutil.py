@@ -1,4 +1,8 @@
-"""Atomic file writes: a kill mid-write never leaves a truncated file that looks complete."""
+"""Atomic file writes: a kill mid-write never leaves a truncated file that looks complete.
+
+The new content goes to a temp file beside the target, which is flushed to disk (fsync) before it is renamed over
+the target, and the folder is flushed after the rename (best effort): without the first, a power loss soon after the
+rename can leave an empty file under the final name (the rename reached the disk, the data not yet)."""
 from __future__ import annotations
 
 import io
@@ -14,10 +18,23 @@ def _replace_atomically(path: Path, write) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         write(tmp)
+        _fsync_path(tmp, os.O_RDWR)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+    try:  # the rename itself is durable once the folder's entry is on disk; not every system can sync a folder
+        _fsync_path(path.parent, os.O_RDONLY)
+    except OSError:
+        pass
+
+
+def _fsync_path(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -4,13 +4,16 @@ A run directory holds
   metrics.csv      one row per evaluation (deterministic: byte-identical across identical runs on one machine)
   timing.csv       wall seconds per evaluation (kept apart so metrics.csv stays byte-identical)
   best.pt          the model at the first evaluation with the highest score
-  resume.pt        everything needed to continue: model, optimizer, every RNG, rows so far
-  provenance.json  git commit, config hash, torch version, device, wall time; written last
+  resume.pt        everything needed to continue: model, optimizer, every RNG, rows so far, the dataset's digest
+  provenance.json  git commit, config hash, dataset digest, torch version, device, wall time; written last
 Every file is replaced atomically, so a killed run leaves only complete files, and a restart continues from
-resume.pt to the same bytes an uninterrupted run would have written.
+resume.pt to the same bytes an uninterrupted run would have written. A restart rewrites metrics.csv, timing.csv and
+best.pt from resume.pt at once (Snakemake deletes a job's outputs before re-running it, a finished run's too), and
+starts afresh when the dataset it reads is no longer the one resume.pt was trained on.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -25,7 +28,7 @@ import numpy as np
 import torch
 
 from . import TRAINING_VERSION, __version__
-from .checkpoint import CheckpointError, load_checkpoint, make_checkpoint
+from .checkpoint import CheckpointError, check_vocab, load_checkpoint, make_checkpoint, require_entries
 from .config import RunConfig, run_config_from_dict
 from .data import read_dataset, training_prompts
 from .evaluate import Vocab, sample_prompts, score, tally
@@ -41,6 +44,12 @@ METRIC_COLUMNS = (
     "facts_correct", "facts_total",
     "batch_loss", "train_loss", "val_loss",
 )
+
+
+# what try_resume reads from resume.pt besides the entries every checkpoint has
+RESUME_ENTRIES = ("optimizer", "rng", "iter", "score", "rows", "timings", "wall", "loss_sum", "best")
+# the parts of a dataset folder a run reads, as named in messages
+DATASET_PARTS = {"train.txt": "train.txt", "evaluated_prompts": "the evaluated prompts of prompts.json"}
 
 
 class TrainingDiverged(RuntimeError):
@@ -127,6 +136,15 @@ def cpu_name() -> str:
     return f"{model} ({vendor})" if vendor else model
 
 
+def dataset_digest(data_dir: str | Path, prompts) -> dict:
+    """sha256 of what a run reads from its dataset folder: train.txt's bytes (`sha256sum train.txt` gives the same),
+    and the prompts it evaluates, as the JSON list [[text, answer, kind], ...]. Only those prompts: prompts.json
+    also holds sets a run never evaluates (ood), whose change must not discard a run."""
+    evaluated = json.dumps([[p.text, p.answer, p.kind] for p in prompts]).encode()
+    return {"train.txt": hashlib.sha256((Path(data_dir) / "train.txt").read_bytes()).hexdigest(),
+            "evaluated_prompts": hashlib.sha256(evaluated).hexdigest()}
+
+
 def _format_row(row: dict) -> str:
     return ",".join("" if row.get(c) is None else repr(row[c]) if isinstance(row[c], float) else str(row[c])
                     for c in METRIC_COLUMNS)
@@ -151,6 +169,8 @@ class Trainer:
         self.vocab = Vocab(meta["vocab"])
         self.data = torch.tensor(self.vocab.encode(text), dtype=torch.long, device=self.device)
         self.prompts = training_prompts(prompt_sets, cfg.grid)
+        self.data_dir = Path(data_dir)
+        self.dataset_sha256 = dataset_digest(data_dir, self.prompts)
         self.tag = f"{cfg.task}/{cfg.model}/{cfg.regime}/seed{cfg.seed}"
         self.commit = git_commit()  # the code that runs is the code at the start; HEAD may move while it trains
 
@@ -227,7 +247,7 @@ class Trainer:
                                score=self.best_score)
         ckpt.update(optimizer=self.optimizer.state_dict(), rng=self._rng_state(), rows=self.rows, best=self.best_ckpt,
                     timings=self.timings, wall=wall, loss_sum=[float(self.loss_sum[0]), self.loss_sum[1]],
-                    device_type=self.device_type)
+                    device_type=self.device_type, dataset_sha256=self.dataset_sha256)
         atomic_torch_save(ckpt, path or self.out / "resume.pt")
 
     @property
@@ -235,16 +255,25 @@ class Trainer:
         return "cuda" if self.device.startswith("cuda") else "cpu"
 
     def try_resume(self) -> bool:
+        """Continue from resume.pt when there is one; rewrites metrics.csv, timing.csv and best.pt from it (a finished
+        run's too: its resume.pt is past max_iters, so the loop that writes them does not run again)."""
         path = self.out / "resume.pt"
         if not path.exists():
             return False
         if is_marked_changed(self.out):  # the end state of a run trained with the old settings
-            self.log(f"[{self.tag}] settings changed since this run finished ({self.out / CHANGED_MARK}); "
-                     "starting afresh")
-            path.unlink()
-            return False
+            return self._start_afresh(path, f"settings changed since this run finished ({self.out / CHANGED_MARK})")
         try:
-            ckpt = load_checkpoint(path, expect_kind="resume", expect_config=self.cfg, expect_vocab=self.vocab.chars)
+            ckpt = load_checkpoint(path, expect_kind="resume", expect_config=self.cfg)
+            saved_data = ckpt.get("dataset_sha256")  # resume files written before the key: resumed as before
+            if saved_data is not None and not isinstance(saved_data, dict):
+                raise CheckpointError(f"{path} is damaged: its 'dataset_sha256' entry is not a mapping")
+            if saved_data is not None and saved_data != self.dataset_sha256:
+                changed = [DATASET_PARTS.get(k, k) for k in sorted(set(saved_data) | set(self.dataset_sha256))
+                           if saved_data.get(k) != self.dataset_sha256.get(k)]
+                return self._start_afresh(path, f"the dataset changed since {path.name} was written ({', '.join(changed)}"
+                                                f" in {self.data_dir} differ from what it was trained on)")
+            check_vocab(path, ckpt["vocab"], self.vocab.chars)
+            require_entries(path, ckpt, RESUME_ENTRIES)
         except CheckpointError as err:
             advice = "" if "delete it" in str(err) else "; delete it (or move it away) to start this run afresh"
             raise CheckpointError(f"cannot resume: {err}{advice}") from None
@@ -253,21 +282,41 @@ class Trainer:
             raise CheckpointError(f"cannot resume: {path} was written by this run on {saved}, and it now runs on "
                                   f"{self.device_type}; run it with --device {saved}, or delete {path.name} (or move "
                                   "it away) to start this run afresh")
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        for name, g in self.gens.items():
-            g.set_state(ckpt["rng"][name])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        if "cuda" in ckpt["rng"] and self.device.startswith("cuda"):
-            torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.device)
-        self.iter, self.best_score = ckpt["iter"], ckpt["score"]
-        self.rows, self.timings, self.wall_before = list(ckpt["rows"]), list(ckpt["timings"]), ckpt["wall"]
-        self.loss_sum = list(ckpt["loss_sum"])
-        self.best_ckpt = ckpt["best"]
-        if self.best_ckpt is not None:  # Snakemake deletes a failed job's outputs before re-running it
+        try:
+            self.model.load_state_dict(ckpt["model"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            for name, g in self.gens.items():
+                g.set_state(ckpt["rng"][name])
+            torch.set_rng_state(ckpt["rng"]["torch"])
+            if "cuda" in ckpt["rng"] and self.device.startswith("cuda"):
+                torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.device)
+            self.iter, self.best_score = int(ckpt["iter"]), ckpt["score"]
+            self.rows, self.timings, self.wall_before = list(ckpt["rows"]), list(ckpt["timings"]), ckpt["wall"]
+            self.loss_sum = list(ckpt["loss_sum"])
+            self.best_ckpt = ckpt["best"]
+            # Snakemake deletes a job's outputs before re-running it: every one comes back from resume.pt, as the
+            # uninterrupted run wrote it (rows evaluated after the checkpoint are evaluated again, to the same bytes)
+            if self.rows:
+                self._write_tables()
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as err:
+            detail = next((line.strip() for line in str(err).splitlines() if line.strip()), "no message")
+            raise CheckpointError(f"cannot resume: {path} is damaged ({type(err).__name__}: {detail}); delete it (or "
+                                  "move it away) to start this run afresh") from None
+        if self.best_ckpt is not None:
             atomic_torch_save(self.best_ckpt, self.out / "best.pt")
         self.log(f"[{self.tag}] resuming at iteration {self.iter} from {path}")
         return True
+
+    def _start_afresh(self, path: Path, why: str) -> bool:
+        """Drop resume.pt (and provenance.json, which would mark the folder finished meanwhile); returns False."""
+        self.log(f"[{self.tag}] {why}; starting afresh")
+        path.unlink()
+        (self.out / "provenance.json").unlink(missing_ok=True)
+        return False
+
+    def _write_tables(self) -> None:
+        _write_rows(self.out / "metrics.csv", self.rows)
+        _write_rows(self.out / "timing.csv", self.timings, ("iter", "wall_s"), lambda r: f"{r['iter']},{r['wall_s']}")
 
     # ---- the loop --------------------------------------------------------------------------------
     def run(self, stop_after: int | None = None) -> dict:
@@ -284,20 +333,24 @@ class Trainer:
             it = self.iter
             if stop_after is not None and it >= stop_after:
                 return {}
-            if it % cfg.checkpoint_interval == 0 and it > 0 and not (self.rows and self.rows[-1]["iter"] >= it):
+            checkpoint = (it % cfg.checkpoint_interval == 0 and it > 0
+                          and not (self.rows and self.rows[-1]["iter"] >= it))
+            if checkpoint or it % cfg.eval_interval == 0:
+                self._check_finite_weights(it)  # before resume.pt is replaced: a NaN state never replaces a good one
+            if checkpoint:
                 self.save_resume(time.perf_counter() - t0)
             lr = get_lr(it, cfg)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
+            new_best = False
             if it % cfg.eval_interval == 0:
-                self._check_finite_weights(it)
                 last_row = self.evaluate(it, lr)
                 if last_row["score"] > self.best_score:  # strict: ties keep the earliest evaluation
                     self.best_score = last_row["score"]
                     self.best_ckpt = make_checkpoint("best", self.model, cfg, self.vocab.chars, iter=it,
                                                      score=self.best_score)
                     self.best_ckpt["model"] = {k: v.detach().clone() for k, v in self.best_ckpt["model"].items()}
-                    atomic_torch_save(self.best_ckpt, out / "best.pt")
+                    new_best = True  # saved with the row, once this step's loss is known to be finite
             # one optimisation step (nanoGPT also steps at iteration max_iters, after its last evaluation)
             x, y = self.get_batch(self.gens["batches"])
             if self.cuda_graphs:
@@ -319,13 +372,13 @@ class Trainer:
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
             if last_row is not None:
+                if new_best:  # best.pt first: metrics.csv never names an evaluation best.pt does not hold yet
+                    atomic_torch_save(self.best_ckpt, out / "best.pt")
                 last_row["batch_loss"] = loss_value
                 self.rows.append(last_row)
                 wall = time.perf_counter() - t0
                 self.timings.append({"iter": it, "wall_s": round(wall, 3)})
-                _write_rows(out / "metrics.csv", self.rows)
-                _write_rows(out / "timing.csv", self.timings, ("iter", "wall_s"),
-                            lambda r: f"{r['iter']},{r['wall_s']}")
+                self._write_tables()
                 self.log(self._progress_line(last_row, wall))
                 last_row = None
             self.iter += 1
@@ -374,6 +427,7 @@ class Trainer:
             "precision": "bf16 autocast" if self.device.startswith("cuda") else "float32",
             "wall_seconds": round(wall, 1),
             "parameters": self.model.num_params(),
+            "dataset_sha256": self.dataset_sha256,
             "best_iter": best["iter"],
             "best_score": best["score"],
             **extra,
