@@ -8,6 +8,7 @@ scores and best iterations.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -21,7 +22,7 @@ import torch
 from conftest import REPO
 from toobig.checkpoint import load_checkpoint
 from toobig.multirun import STAGED, StackedTrainer, StackError, check_stackable
-from toobig.train import METRIC_COLUMNS, Trainer
+from toobig.train import METRIC_COLUMNS, Trainer, TrainingDiverged
 
 QUIET = dict(device="cpu", log=lambda msg: None)
 REL = 1e-5  # the stated float32 CPU tolerance for losses
@@ -145,6 +146,53 @@ def test_a_kill_during_the_renames_finishes_them(stack_cfgs, stacked, dataset_di
         assert all(torch.equal(done["model"][k], ref["model"][k]) for k in ref["model"])
         assert (dst / "metrics.csv").read_bytes() == (src / "metrics.csv").read_bytes()
         assert not (dst / STAGED).exists()
+
+
+def test_a_stack_whose_weights_turn_nan_keeps_every_last_good_resume_file(stack_cfgs, dataset_dirs, tmp_path,
+                                                                        monkeypatch):
+    """One run's weights turn NaN in the step of iteration 19; iteration 20 is a checkpoint: the stack stops
+    before any resume.pt is replaced, so every run's resume.pt stays the good one of iteration 10."""
+    cfgs = [dataclasses.replace(c, checkpoint_interval=10) for c in stack_cfgs[:2]]
+    outs = [tmp_path / "a", tmp_path / "b"]
+    update, calls = StackedTrainer.update, {"n": 0}
+
+    def poisoned_update(self, losses, lr):
+        update(self, losses, lr)
+        calls["n"] += 1
+        if calls["n"] == 20:  # the step of iteration 19
+            with torch.no_grad():
+                next(iter(self.params.values()))[1].fill_(float("nan"))
+
+    monkeypatch.setattr(StackedTrainer, "update", poisoned_update)
+    with pytest.raises(TrainingDiverged, match=r"NaN or infinite before iteration 20\b"):
+        StackedTrainer(cfgs, dataset_dirs["arithmetic"], outs, **QUIET).run()
+    for out in outs:
+        resume = load_checkpoint(out / "resume.pt")
+        assert resume["iter"] == 10 and all(torch.isfinite(t).all() for t in resume["model"].values())
+
+
+def test_a_stack_with_a_nan_loss_at_an_evaluation_keeps_best_checkpoints_with_their_rows(stack_cfgs, dataset_dirs,
+                                                                                       tmp_path, monkeypatch):
+    """Scores rise at every evaluation, so iteration 20's would be every run's best; one run's loss in the step of
+    iteration 20 is NaN: no best.pt moves to iteration 20, as the error says of the rows kept."""
+    original_evaluate, forward, calls = Trainer.evaluate, StackedTrainer.forward, {"n": 0}
+
+    def evaluate(self, it, lr):
+        return {**original_evaluate(self, it, lr), "score": it / 100}
+
+    def poisoned_forward(self):
+        losses = forward(self)
+        calls["n"] += 1
+        return losses * torch.tensor([1.0, float("nan")]) if calls["n"] == 21 else losses  # iteration 20
+
+    monkeypatch.setattr(Trainer, "evaluate", evaluate)
+    monkeypatch.setattr(StackedTrainer, "forward", poisoned_forward)
+    outs = [tmp_path / "a", tmp_path / "b"]
+    with pytest.raises(TrainingDiverged, match=r"loss is nan at iteration 20\b"):
+        StackedTrainer(stack_cfgs[:2], dataset_dirs["arithmetic"], outs, **QUIET).run()
+    for out in outs:
+        assert [r["iter"] for r in rows_of(out)] == ["0", "10"]
+        assert load_checkpoint(out / "best.pt")["iter"] == 10
 
 
 def test_runs_stopped_at_different_iterations_are_refused(stack_cfgs, dataset_dirs, tmp_path):

@@ -237,6 +237,8 @@ class StackedTrainer:
     def _save_resume(self, wall: float) -> None:
         self._flush_losses()
         self._to_members(optimizer=True)
+        for m in self.members:  # before any resume.pt is replaced: a NaN state never replaces a good one
+            m._check_finite_weights(self.iter)
         for m in self.members:
             m.save_resume(wall, m.out / STAGED)
         for m in self.members:
@@ -289,7 +291,7 @@ class StackedTrainer:
             if it % cfg.eval_interval == 0:
                 self._flush_losses()
                 self._to_members()
-                rows = [self._evaluate_member(m, it, lr) for m in self.members]
+                rows, new_best = zip(*[self._evaluate_member(m, it, lr) for m in self.members])
             losses = self.forward()
             values = None
             if cuda:
@@ -306,7 +308,9 @@ class StackedTrainer:
             self.update(losses, lr)
             if rows is not None:
                 wall = time.perf_counter() - t0
-                for m, row, v in zip(self.members, rows, values):
+                for m, row, v, best in zip(self.members, rows, values, new_best):
+                    if best:  # best.pt with its row, once this step's loss is known to be finite
+                        atomic_torch_save(m.best_ckpt, m.out / "best.pt")
                     row["batch_loss"] = v
                     m.rows.append(row)
                     m.timings.append({"iter": it, "wall_s": round(wall, 3)})
@@ -325,16 +329,17 @@ class StackedTrainer:
             bests.append(best)
         return bests
 
-    def _evaluate_member(self, m: Trainer, it: int, lr: float) -> dict:
-        """The single run's evaluation and best-checkpoint rule, on the run's slice of the stack."""
+    def _evaluate_member(self, m: Trainer, it: int, lr: float) -> tuple[dict, bool]:
+        """The single run's evaluation and best-checkpoint rule, on the run's slice of the stack: (its row, whether
+        it is a new best, which run() saves once the step's loss is known to be finite)."""
         m._check_finite_weights(it)  # names the run when its weights are NaN
         row = m.evaluate(it, lr)
         if row["score"] > m.best_score:  # strict: ties keep the earliest evaluation
             m.best_score = row["score"]
             m.best_ckpt = make_checkpoint("best", m.model, m.cfg, m.vocab.chars, iter=it, score=m.best_score)
             m.best_ckpt["model"] = {k: v.detach().clone() for k, v in m.best_ckpt["model"].items()}
-            atomic_torch_save(m.best_ckpt, m.out / "best.pt")
-        return row
+            return row, True
+        return row, False
 
     def _diverged(self, m: Trainer, what: str):
         err = m._diverged(what)
