@@ -140,6 +140,21 @@ def test_config_changes_name_each_changed_setting_and_the_training_version(tmp_p
     assert config_changes(tmp_path, settings, 2) == []
 
 
+def test_execution_settings_never_make_a_finished_run_again(tmp_path):
+    """compile and checkpoint_interval change how a run is executed, not its results: the pipeline passes them
+    as `ignore`, so editing them in config.yaml retrains nothing."""
+    from toobig.config import EXECUTION_SETTINGS
+    from toobig.provenance import config_changes
+
+    trained = {"max_iters": 30000, "compile": False, "checkpoint_interval": 2500}
+    (tmp_path / "provenance.json").write_text(json.dumps({"config": trained}))
+    now = {**trained, "compile": True, "checkpoint_interval": 5000}
+    assert config_changes(tmp_path, now, None) == ["checkpoint_interval: 2500 -> 5000", "compile: False -> True"]
+    assert config_changes(tmp_path, now, None, ignore=EXECUTION_SETTINGS) == []
+    assert config_changes(tmp_path, {**now, "max_iters": 1000}, None, ignore=EXECUTION_SETTINGS) == \
+        ["max_iters: 30000 -> 1000"]
+
+
 @pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"run": "x"}'])
 def test_a_foreign_provenance_file_is_a_clear_error(tmp_path, text):
     from toobig.provenance import config_changes

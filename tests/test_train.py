@@ -257,6 +257,18 @@ def test_resume_with_other_settings_is_refused(make_cfg, dataset_dirs, tmp_path,
         train(other, dataset_dirs["arithmetic"], tmp_path)
 
 
+def test_a_resume_with_other_execution_settings_continues_to_the_same_bytes(dataset_dirs, tmp_path, tiny_run):
+    """Stopped, then resumed with another checkpoint_interval (an execution setting): not refused, and the run
+    ends with the uninterrupted one's metrics.csv byte for byte and its best weights (best.pt records the settings
+    it was written with, so those bytes name the new interval)."""
+    cfg, full = tiny_run
+    Trainer(cfg, dataset_dirs["arithmetic"], tmp_path, **QUIET).run(stop_after=25)  # resume.pt at 20
+    Trainer(dataclasses.replace(cfg, checkpoint_interval=10), dataset_dirs["arithmetic"], tmp_path, **QUIET).run()
+    assert (tmp_path / "metrics.csv").read_bytes() == (full / "metrics.csv").read_bytes()
+    ours, theirs = load_checkpoint(tmp_path / "best.pt"), load_checkpoint(full / "best.pt")
+    assert ours["iter"] == theirs["iter"] and all(torch.equal(ours["model"][k], theirs["model"][k]) for k in theirs["model"])
+
+
 def test_a_run_marked_changed_starts_afresh_and_clears_the_mark(make_cfg, dataset_dirs, tmp_path, tiny_run):
     """The pipeline marks a finished run whose settings changed (config_changed.txt): its resume.pt is the old
     run's end state, so the trainer starts afresh (without the mark it would refuse, as above) and the new run

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .config import ConfigError, RunConfig, run_config_from_dict
+from .config import ConfigError, RunConfig, computed_settings, run_config_from_dict
 
 FORMAT = "toobig-checkpoint"
 VERSION = 1
@@ -56,8 +56,9 @@ def load_checkpoint(path: str | Path, expect_kind: str | None = None, expect_con
         cfg = run_config_from_dict(ckpt["run_config"])
     except ConfigError as err:
         raise CheckpointError(f"{path} holds an invalid run config: {err}") from None
-    if expect_config is not None and cfg != expect_config:
-        changed = sorted(k for k, v in expect_config.to_dict().items() if ckpt["run_config"].get(k) != v)
+    if expect_config is not None and computed_settings(cfg.to_dict()) != computed_settings(expect_config.to_dict()):
+        changed = sorted(k for k, v in computed_settings(expect_config.to_dict()).items()
+                         if ckpt["run_config"].get(k) != v)
         raise CheckpointError(f"{path} was written with different settings ({', '.join(changed)}); "
                               "delete it to start this run afresh")
     if expect_vocab is not None:

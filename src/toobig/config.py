@@ -22,6 +22,14 @@ MODELS = ("n14", "n28", "n56", "mlt")
 # A model label beyond MODELS is a width of the capacity sweep, "n<width>" (toobig.experiments.SWEEP_MODEL); an
 # n-label names its n_embd, so "n14" with n_embd 56 is refused (results filed under n14 would be n56's)
 WIDTH_MODEL = re.compile(r"n([1-9][0-9]*)")
+# How a run is executed, not what it computes: compiled and eager steps give byte-identical runs, and where the
+# resume points fall does not change a run. A finished run is not made again, nor a resume refused, for these.
+EXECUTION_SETTINGS = ("compile", "checkpoint_interval")
+
+
+def computed_settings(settings: dict) -> dict:
+    """A run's settings without EXECUTION_SETTINGS: what decides its results."""
+    return {k: v for k, v in settings.items() if k not in EXECUTION_SETTINGS}
 REGIMES = ("main", "controlled")
 
 

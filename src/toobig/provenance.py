@@ -34,16 +34,16 @@ def read_provenance(run_dir: str | Path, name: str = "provenance.json") -> dict 
 
 
 def config_changes(run_dir: str | Path, expected: dict, training_version: int | None,
-                   name: str = "provenance.json") -> list[str]:
+                   name: str = "provenance.json", ignore: tuple[str, ...] = ()) -> list[str]:
     """How the settings a finished run was trained with differ from `expected` (one line per setting, e.g.
     "max_iters: 30000 -> 1000"), and the training version if one is given and differs; [] when they match or
-    the run has not finished."""
+    the run has not finished. Settings in `ignore` (how the run was executed) never count."""
     record = read_provenance(run_dir, name)
     if record is None:
         return []
     trained = record["config"]
     changes = [f"{key}: {trained.get(key, '(unset)')} -> {expected.get(key, '(unset)')}"
-               for key in sorted(set(trained) | set(expected)) if trained.get(key) != expected.get(key)]
+               for key in sorted(set(trained) | set(expected)) if key not in ignore and trained.get(key) != expected.get(key)]
     version = record.get("training_version", FIRST_TRAINING_VERSION)
     if training_version is not None and version != training_version:
         changes.append(f"TRAINING_VERSION: {version} -> {training_version}")

@@ -16,7 +16,7 @@ from toobig.pythonpath import prepend_to_pythonpath
 prepend_to_pythonpath(SRC)
 
 from toobig import experiments as X
-from toobig.config import ConfigError, validate_config
+from toobig.config import EXECUTION_SETTINGS, ConfigError, validate_config
 from toobig.data import dataset_changes
 from toobig.provenance import changed_mark_inputs, config_changes
 
@@ -173,7 +173,7 @@ def changed_config_flags(runs):
     if config["finished_runs_only"]:
         return []
     return [flag for run in runs for flag in changed_mark_inputs(
-        run_dir(**run), config_changes(run_dir(**run), run_settings(**run), TRAINING_VERSION))]
+        run_dir(**run), config_changes(run_dir(**run), run_settings(**run), TRAINING_VERSION, ignore=EXECUTION_SETTINGS))]
 
 
 def changed_data_flag(wildcards):
