@@ -190,3 +190,26 @@ def test_a_gpu_sessions_partial_run_is_pointed_to_and_its_commit_label_kept_whol
     commits = {p["run"]: p["commit"] for p in present}
     assert commits["main/arithmetic/mlt/seed1337"] == "1ef5c10+config-fix"
     assert commits["main/arithmetic/n14/seed1337"] == "0" * 12  # a full hash is shortened as before
+
+
+def test_results_cells_show_the_mean_over_seeds_when_the_seeds_experiment_ran(tmp_path):
+    """With experiments.seeds on and its seeds.csv written, each Table 2 cell of a configuration it covers carries
+    "over seeds: mean [interval], k seeds"; switched off, the same file is not read."""
+    world = paper_world(tmp_path / "results")
+    seeds_csv = world / "experiments" / "seeds.csv"
+    seeds_csv.parent.mkdir(parents=True)
+    seeds_csv.write_text(
+        "regime,task,model,metric,seeds_complete,seeds_planned,mean,ci95_low,ci95_high,min,max,seed1337,values,"
+        "wall_seconds,extra_wall_seconds\n"
+        "main,arithmetic,n14,addition,5,5,99.5,98.25,100.0,98.9,100.0,100.0,100 100 98.9 98.9 100,10,5\n"
+        "main,arithmetic,n14,heldout_correct,5,5,34.0,22.9,40.0,20,40,40,40 40 30 20 40,10,5\n"
+        "main,arithmetic,n28,heldout_correct,1,5,10.0,,,10,10,10,10,10,0\n")
+    config = small_config()
+    config["experiments"]["seeds"]["enabled"] = True
+    html = render(tmp_path / "on", world, config)
+    table2 = re.search(r'<h3 id="table2">(.*?)</table>', html, re.S).group(1)
+    assert "over seeds: 99.5% [98.2%, 100.0%], 5 seeds" in table2
+    assert "over seeds: 34.0 [22.9, 40.0]/40, 5 seeds" in table2
+    assert "over seeds: 10.0/40, 1 seed<" in table2  # one seed: no interval
+    config["experiments"]["seeds"]["enabled"] = False
+    assert "over seeds:" not in render(tmp_path / "off", world, config)

@@ -50,21 +50,44 @@ def _provenance(run_dir) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def results_table_view(df: pd.DataFrame) -> dict:
-    """Tables 2-7 formatted like the paper: per metric, ours, the paper's printed value, the difference."""
+def seed_intervals(seeds_csv: str | Path | None) -> dict:
+    """(regime, task, model, metric) -> "mean [95% interval], k seeds" from the seeds experiment's seeds.csv (the
+    metric as the results tables name it); {} without the file."""
+    if seeds_csv is None or not Path(seeds_csv).exists():
+        return {}
+    out = {}
+    for r in pd.read_csv(seeds_csv).to_dict("records"):
+        if not r["seeds_complete"] or _missing(r["mean"]):
+            continue
+        metric = "heldout" if r["metric"] == "heldout_correct" else r["metric"]
+        fmt = (lambda v: f"{v:.1f}") if metric == "heldout" else (lambda v: f"{v:.1f}%")
+        interval = "" if _missing(r["ci95_low"]) else f" [{fmt(r['ci95_low'])}, {fmt(r['ci95_high'])}]"
+        out[(r["regime"], r["task"], r["model"], metric)] = (f"{fmt(r['mean'])}{interval}"
+                                                             f"{'/40' if metric == 'heldout' else ''}, "
+                                                             f"{int(r['seeds_complete'])} seed"
+                                                             f"{'' if r['seeds_complete'] == 1 else 's'}")
+    return out
+
+
+def results_table_view(df: pd.DataFrame, over_seeds: dict | None = None) -> dict:
+    """Tables 2-7 formatted like the paper: per metric, ours, the paper's printed value, the difference, and (with
+    the seeds experiment) the mean and 95% interval over seeds."""
     task = df["task"].iloc[0]
     metrics = runs.TASK_METRICS[task]
     rows = []
     for r in df.to_dict("records"):
         cells = []
         for m in metrics:
+            seeds = (over_seeds or {}).get((r["regime"], r["task"], r["model"], m), "")
             if m == "heldout":
                 ours = "" if _missing(r["heldout_correct"]) else r["heldout"]
                 diff = "" if _missing(r["heldout_diff"]) else f"{int(r['heldout_diff']):+d}".replace("-", "−")
-                cells.append({"ours": ours, "paper": r["paper_heldout_printed"], "diff": diff, "match": None})
+                cells.append({"ours": ours, "paper": r["paper_heldout_printed"], "diff": diff, "match": None,
+                              "seeds": seeds})
             else:
                 cells.append({"ours": _percent(r[m]), "paper": r[f"paper_{m}_printed"],
-                              "diff": _signed(r[f"{m}_diff"], " pt"), "match": r[f"{m}_matches_printed"]})
+                              "diff": _signed(r[f"{m}_diff"], " pt"), "match": r[f"{m}_matches_printed"],
+                              "seeds": seeds})
         rows.append({
             "model": runs.DISPLAY[r["model"]] + (f" (seed {r['seed']})" if df["seed"].nunique() > 1 else ""),
             "parameters": f"{int(r['parameters']):,}", "paper_parameters": r["paper_parameters_printed"],
@@ -215,10 +238,12 @@ def render_report(config: dict, results_dir: str | Path, paper_dir: str | Path, 
             raise ValueError(f"paper/captions.yaml names claims that {claims_csv} does not judge: {', '.join(unknown)}")
         return [{"id": c, "verdict": verdicts[c]} for c in caption.get("claims", [])]
 
+    seeds_csv = Path(results_dir) / "experiments" / "seeds.csv"
+    over_seeds = seed_intervals(seeds_csv if X.enabled(config, "seeds") else None)
     table_views = []
     for n in sorted(tables):
         df = pd.read_csv(tables[n], keep_default_na=True)
-        view = hyperparameter_view(df) if n == 1 else results_table_view(df)
+        view = hyperparameter_view(df) if n == 1 else results_table_view(df, over_seeds)
         table_views.append({"number": n, "caption": caps["tables"][n], "kind": "hyper" if n == 1 else "results",
                             "view": view, "csv": str(tables[n]), "claims": readings(caps["tables"][n])})
     figure_views = [{"number": n, "caption": caps["figures"][n], "src": embed_png(figures[n]), "png": str(figures[n]),
