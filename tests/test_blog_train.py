@@ -114,6 +114,12 @@ def test_report_chain_on_the_tiny_run(finished_run, tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["runs"]["tiny"]["epochs"] == 6
     assert "<table>" in (tmp_path / "frag.html").read_text()
+    assert summary["absent_runs"] == [] and "Not trained yet" not in (tmp_path / "frag.html").read_text()
+    # a snapshot with the other run not trained names it instead of leaving it out silently
+    write_summary(runs, None, tmp_path / "summary.json", tmp_path / "frag.html",
+                  "workflow/report/blog_fragment.html.jinja", {"dynamics": "dyn.png"}, absent=["tiny_stop-on"])
+    frag = (tmp_path / "frag.html").read_text()
+    assert "<b>Not trained yet:</b> tiny_stop-on" in frag and "and no learn_to_stop comparison" in frag
 
 
 def _tables(train_loss, eval_loss, eval_mode, train_exact, held_exact):

@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import torch
@@ -420,6 +422,17 @@ def test_sensitivity_table_marks_training_variants_not_run(tmp_path):
     df = A.sensitivity_table(ref, [], train, results, {"warmup_100": {"warmup_iters": 100}})
     assert list(df["heldout"]) == ["40/40", "0/40", ""] and list(df["status"]) == ["complete", "complete", "absent"]
     assert df.iloc[1]["setting"] == '{"warmup_iters": 100}'
+    assert list(df["seconds_of"]) == ["training"] * 3
+
+
+def test_sensitivity_table_gives_capitals_no_held_out_count(tmp_path):
+    """Capitals has no held-out test: its rows leave the held-out columns empty rather than say 0 of 0."""
+    results = tmp_path / "results"
+    write_run(results, "main", "capitals", "n14", [E(0), E(250, facts=37)])
+    df = A.sensitivity_table([{"regime": "main", "task": "capitals", "model": "n14", "seed": 1337}], [], [], results)
+    row = df.iloc[0]
+    assert row["heldout"] == "" and pd.isna(row["heldout_correct"]) and pd.isna(row["heldout_total"])
+    assert row["facts"] == 7.4
 
 
 # ---- report ----------------------------------------------------------------------------------------------
@@ -622,3 +635,10 @@ def test_seeds_display_reads_mean_and_interval_per_cell():
     assert list(shown["mean [95% t-interval]"]) == ["26.4 [3.1, 49.7]", "97.8 (one seed: no interval)", "no seed finished"]
     assert list(shown["seeds finished"]) == ["5/5", "1/5", "0/5"]
     assert list(shown["metric"]) == ["held-out (5,7) correct of 40", "addition %", "subtraction %"]
+
+
+def test_the_report_shows_runs_tables_without_their_bookkeeping_columns():
+    df = pd.DataFrame([{"regime": "long", "model": "n28", "run_dir": "results/runs/x", "paper_run": False,
+                        "stack_size": 1, "heldout_max_over_training": 30}])
+    shown = A.display(Path("long_training.csv"), df)
+    assert list(shown.columns) == ["regime", "model", "heldout_max_over_training"]

@@ -152,6 +152,7 @@ rule write_blog_summary:
         fragment=f"{BLOG}/report.html",
     params:
         names=blog_runs(),
+        absent=blog_absent_runs(),
     log:
         f"{BLOG}/logs/write_blog_summary.log",
     conda:

@@ -28,6 +28,12 @@ def blog_runs():
     return runs
 
 
+def blog_absent_runs():
+    """The configured runs a snapshot leaves out for want of run.json (none outside a snapshot)."""
+    wanted = [f"{config['blog']['model']}_stop-{stop}" for stop in blog_stop_settings()]
+    return [run for run in wanted if run not in blog_runs()]
+
+
 def blog_run_settings(wildcards) -> dict:
     from toobig.blog.config import resolve_blog_run
 

@@ -16,4 +16,4 @@ figures = {f"{name}: loss, gradient norm and behaviour per operation": str(Path(
 if inp.comparison:
     figures["learn_to_stop off vs on (held-out)"] = "learn_to_stop.png"
 write_summary(runs, inp.comparison[0] if inp.comparison else None, snakemake.output.summary,
-              snakemake.output.fragment, inp.template, figures)
+              snakemake.output.fragment, inp.template, figures, snakemake.params.absent)

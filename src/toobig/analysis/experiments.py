@@ -565,14 +565,17 @@ def sensitivity_table(reference: list[dict], eval_files: list[dict], train_varia
     rows = []
 
     def add(variant, kind, setting, run, counts, best_iter, wall, status):
+        held = bool(counts.get("heldout_total"))  # capitals has no held-out test: empty, not "0 of 0"
         rows.append({"variant": variant, "kind": kind, "setting": setting, "task": run["task"], "model": run["model"],
                      "seed": int(run["seed"]), "status": status,
-                     "heldout": f"{counts['heldout_correct']}/{counts['heldout_total']}" if counts.get("heldout_total") else "",
-                     "heldout_correct": counts.get("heldout_correct"), "heldout_total": counts.get("heldout_total"),
+                     "heldout": f"{counts['heldout_correct']}/{counts['heldout_total']}" if held else "",
+                     "heldout_correct": counts.get("heldout_correct") if held else None,
+                     "heldout_total": counts.get("heldout_total") if held else None,
                      "addition": _pct(counts.get("add_correct", 0), counts.get("add_total", 0)),
                      "subtraction": _pct(counts.get("sub_correct", 0), counts.get("sub_total", 0)),
                      "facts": _pct(counts.get("facts_correct", 0), counts.get("facts_total", 0)),
-                     "best_iter": best_iter, "wall_seconds": wall})
+                     "best_iter": best_iter, "wall_seconds": wall,
+                     "seconds_of": "re-sampling" if kind == "evaluation" else "training"})
 
     keys = ("add_correct", "add_total", "sub_correct", "sub_total", "heldout_correct", "heldout_total",
             "facts_correct", "facts_total")
@@ -665,13 +668,19 @@ def ood_display(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(**shares).rename(columns=OOD_LABELS)
 
 
+# columns a runs table keeps for scripts (where the run lives, how it was trained) that a reader does not need
+BOOKKEEPING = ("run_dir", "paper_run", "stack_size")
+
+
 def display(path: Path, df: pd.DataFrame) -> pd.DataFrame:
     """A table as the report shows it."""
     if path.name == "seeds.csv":
         return seeds_display(df)
     if path.name == "ood.csv":
         return ood_display(df)
-    return heldout_display(df) if path.name.endswith("_heldout.csv") else df
+    if path.name.endswith("_heldout.csv"):
+        return heldout_display(df)
+    return df.drop(columns=[c for c in BOOKKEEPING if c in df])
 
 
 def _hours(seconds: float) -> str:
@@ -802,7 +811,8 @@ def report_view(config: dict, results_dir) -> ExperimentsView:
                 df = pd.read_csv(path)
                 if name.startswith("sensitivity"):  # one table, shown under both switches with its own rows
                     kind = "training" if name == "sensitivity_training" else "evaluation"
-                    df = df[df["kind"].isin(["reference", kind])]
+                    mine = df["kind"] == kind  # and the reference rows of the tasks it varies (training: arithmetic)
+                    df = df[mine | ((df["kind"] == "reference") & df["task"].isin(set(df.loc[mine, "task"])))]
                     if kind == "evaluation":
                         seconds += float(pd.to_numeric(df.loc[df["kind"] == kind, "wall_seconds"], errors="coerce").sum())
                 if name == "ood":

@@ -87,9 +87,11 @@ def write_comparison(off_behaviour_csv, on_behaviour_csv, json_path, png_path) -
 
 
 def write_summary(runs: dict[str, dict], comparison_json, summary_json, fragment_html, template_path,
-                  figures: dict[str, str]) -> None:
-    """runs: name -> {"run_json", "claims_json", "final_csv", "prediction_table_csv", "evals_csv"}."""
-    summary = {"experiment": "blog: four-operation arithmetic on a GPT-2-family model", "runs": {}, "figures": figures}
+                  figures: dict[str, str], absent: list[str] = ()) -> None:
+    """runs: name -> {"run_json", "claims_json", "final_csv", "prediction_table_csv", "evals_csv"}; absent: the
+    configured runs not trained yet (a snapshot shows what exists and names the rest)."""
+    summary = {"experiment": "blog: four-operation arithmetic on a GPT-2-family model", "runs": {}, "figures": figures,
+               "absent_runs": sorted(absent)}
     for name, paths in sorted(runs.items()):
         info = json.loads(Path(paths["run_json"]).read_text())
         final = pd.read_csv(paths["final_csv"])
