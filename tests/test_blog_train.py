@@ -211,3 +211,16 @@ def test_a_missing_dataset_stops_before_the_run_folder_is_made(tmp_path):
         BlogTrainer(blog_run_config_from_dict(FAST), tmp_path / "none" / "train.txt", tmp_path / "none" / "held.txt",
                     tmp_path / "run", log=lambda m: None)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_blog_run_declared_for_a_gpu_stops_on_a_machine_without_one(monkeypatch):
+    """--device cuda (what the pipeline passes for a gpu=1 run) never falls back to the CPU silently; auto picks
+    what there is, and cpu is kept even where CUDA exists (a gpu=0 job does not take the GPU)."""
+    from toobig.blog.train import pick_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="declared a GPU job"):
+        pick_device("cuda")
+    assert pick_device("auto") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("cpu") == "cpu" and pick_device("auto") == "cuda" and pick_device("cuda") == "cuda"

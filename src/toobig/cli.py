@@ -101,7 +101,7 @@ def cmd_blog_train(args) -> None:
     from .blog.train import train_blog_run
 
     train_blog_run(blog_run_from_args(args), Path(args.data) / "train.txt", Path(args.data) / "heldout.txt", args.out,
-                   threads=args.threads)
+                   threads=args.threads, device=args.device)
 
 
 def cmd_evaluate(args) -> None:
@@ -220,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="folder with train.txt and heldout.txt (toobig blog-data)")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto (default): CUDA when there is one; the pipeline passes the device its rule declares")
     p.set_defaults(func=cmd_blog_train)
 
     p = sub.add_parser("evaluate", help="re-evaluate a saved checkpoint on a prompt set",

@@ -40,6 +40,7 @@ rule train_blog_model:
         run=f"{BLOG_RUN}/run.json",
     params:
         run=blog_run_params,
+        device=blog_run_device,
     log:
         f"{BLOG}/logs/train_blog_model/{{model}}_stop-{{stop}}.log",
     wildcard_constraints:
@@ -53,7 +54,7 @@ rule train_blog_model:
         "../../environment.yml"
     shell:
         'python -m toobig blog-train --run-json {params.run:q} --data "$(dirname {input.train:q})" '
-        '--out "$(dirname {output.epochs:q})" --threads {threads} >> {log:q} 2>&1'
+        '--out "$(dirname {output.epochs:q})" --threads {threads} --device {params.device} >> {log:q} 2>&1'
 
 
 rule score_blog_answers:

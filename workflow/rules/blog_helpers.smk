@@ -65,6 +65,12 @@ def blog_run_gpus(wildcards):
     return 0 if wildcards.model == "cpu" else 1
 
 
+def blog_run_device(wildcards):
+    """The device the run trains on: the one its gpu resource declares (never a GPU a CPU-declared job did not ask
+    for; a GPU-declared job on a machine without one stops with a message)."""
+    return "cuda" if blog_run_gpus(wildcards) else "cpu"
+
+
 def blog_slurm_partition(wildcards):
     """As the paper stages' slurm_partition (common.smk), read here without it: "" lets SLURM choose."""
     return (config.get("slurm_partitions") or {}).get("gpu" if blog_run_gpus(wildcards) else "cpu", "")

@@ -90,14 +90,25 @@ def trim(enc: Encoded, idx: torch.Tensor, vocab: VocabMap):
     return vocab.to_model(ids[:, :used]), att[:, :used], vocab.to_model(lab[:, :used]), ans[:, :used]
 
 
+def pick_device(device: str = "auto") -> str:
+    """"auto": CUDA when there is one; "cuda" asked for on a machine without one is an error (a run meant for a GPU
+    would otherwise train for days on the CPU without saying so)."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("this blog run is declared a GPU job (--device cuda) but torch sees no CUDA device here; "
+                           "run it on a GPU machine, or pass --device cpu to train it on the CPU anyway")
+    return device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+
+
 class BlogTrainer:
-    def __init__(self, cfg: BlogRunConfig, train_path, heldout_path, out_dir, log=None):
+    def __init__(self, cfg: BlogRunConfig, train_path, heldout_path, out_dir, log=None, device: str = "auto"):
         self.cfg, self.out, self.log = cfg, Path(out_dir), log or _say
         for path in (Path(train_path), Path(heldout_path)):
             if not path.exists():
                 raise FileNotFoundError(f"blog dataset file {path} is missing; write it with "
                                         f"`python -m toobig blog-data --out {path.parent}`")
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = pick_device(device)
         self.tok = load_gpt2_tokenizer(cfg.pretrained if cfg.init == "pretrained" else None)
         self.train_set: list[Problem] = read_lines(train_path)
         self.heldout: list[Problem] = read_lines(heldout_path)
@@ -282,7 +293,8 @@ class BlogTrainer:
         return info
 
 
-def train_blog_run(cfg: BlogRunConfig, train_path, heldout_path, out_dir, log=None, threads: int = 1) -> dict:
+def train_blog_run(cfg: BlogRunConfig, train_path, heldout_path, out_dir, log=None, threads: int = 1,
+                   device: str = "auto") -> dict:
     """Train (or resume) one run and write its tables under out_dir."""
     torch.set_num_threads(threads)
-    return BlogTrainer(cfg, train_path, heldout_path, out_dir, log=log).run()
+    return BlogTrainer(cfg, train_path, heldout_path, out_dir, log=log, device=device).run()
