@@ -219,7 +219,7 @@ def test_seed_outcomes_count_the_seeds_where_a_claim_holds(tmp_path):
     row = outcomes.set_index(["model", "outcome"]).loc[("n14", "extrapolates (held-out 40/40 at the best row)")]
     assert (row["k_of_n"], row["seeds"], row["seeds_planned"]) == ("3/5", "1337 1338 1340", 5)
     assert outcomes.set_index(["model", "outcome"]).loc[("n28", "no extrapolation (held-out 0/40 at the best row)"), "k_of_n"] == "1/1"
-    assert outcomes.set_index(["model", "outcome"]).loc[("n28", "seen arithmetic >= 97.8% (addition and subtraction)"), "k_of_n"] == "1/1"
+    assert outcomes.set_index(["model", "outcome"]).loc[("n28", "every seen expression right (addition and subtraction >= 97.8%)"), "k_of_n"] == "1/1"
     held = cells.set_index(["model", "metric"]).loc[("n14", "heldout_correct")]
     # s = 19.0997, t(0.975, 4) = 2.776 (the table's 3 decimals): 26.4 +- 23.7117; the upper end passes 40, clipped
     assert (held["mean"], held["ci95_high"], held["seeds_complete"]) == (26.4, 40, 5)
@@ -288,7 +288,7 @@ def test_sweep_table_and_figure(tmp_path):
     held = rows.loc[("arithmetic", "heldout (5,7) %")]
     assert (held["parameters"], held["mean"], held["seeds_complete"], held["seeds_planned"]) == (544, 75.0, 2, 2)
     assert (held["ci95_low"], held["ci95_high"]) == (0.0, 100.0)  # 75 +- 318 clipped to what a percentage can be
-    seen = rows.loc[("arithmetic", "seen arithmetic % (addition, subtraction mean)")]
+    seen = rows.loc[("arithmetic", "arithmetic % (mean of addition and subtraction, held-out four included)")]
     assert (seen["mean"], seen["values"]) == (87.5, "100 75")  # seed 1338: addition 100%, subtraction 50%
     cap = rows.loc[("capitals", "facts %")]
     assert (cap["parameters"], cap["mean"], cap["seeds_complete"]) == (51 * 8 + 6 * 64 + 24, 50.0, 1)
