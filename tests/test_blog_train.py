@@ -219,7 +219,7 @@ def test_a_blog_run_declared_for_a_gpu_stops_on_a_machine_without_one(monkeypatc
     from toobig.blog.train import pick_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(RuntimeError, match="declared a GPU job"):
+    with pytest.raises(RuntimeError, match="torch sees no CUDA GPU"):
         pick_device("cuda")
     assert pick_device("auto") == "cpu"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

@@ -74,8 +74,8 @@ def pick_device(requested: str = "auto") -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(
-            f"device '{requested}' was requested but torch sees no CUDA GPU; "
-            "use device: auto or cpu (the MLT needs a GPU: see the README)"
+            f"device '{requested}' was requested but torch sees no CUDA GPU; run it on a machine with one, or ask "
+            "for auto or cpu to train on the CPU anyway (the MLT and DistilGPT-2 runs need a GPU: README, \"GPU\")"
         )
     if requested != "cpu" and not requested.startswith("cuda"):
         raise ValueError(f"unknown device '{requested}'; use auto, cpu or cuda")

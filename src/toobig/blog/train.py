@@ -40,6 +40,7 @@ from toobig.blog.metrics import aggregate, answer_field, score
 from toobig.blog.model import VocabMap, build_model, save_model
 from toobig.blog.tokenizer import load_gpt2_tokenizer
 from toobig.checkpoint import CheckpointError
+from toobig.train import pick_device  # a run declared for a GPU never falls back to the CPU silently
 from toobig.fsutil import atomic_torch_save, atomic_write_text
 from toobig.provenance import clear_changed_mark
 
@@ -88,17 +89,6 @@ def trim(enc: Encoded, idx: torch.Tensor, vocab: VocabMap):
     ids, att, lab, ans = enc.ids[idx], enc.attention[idx], enc.labels[idx], enc.answer_mask[idx]
     used = int(((lab != IGNORE) | (att == 1)).any(0).nonzero().max()) + 1
     return vocab.to_model(ids[:, :used]), att[:, :used], vocab.to_model(lab[:, :used]), ans[:, :used]
-
-
-def pick_device(device: str = "auto") -> str:
-    """"auto": CUDA when there is one; "cuda" asked for on a machine without one is an error (a run meant for a GPU
-    would otherwise train for days on the CPU without saying so)."""
-    if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("this blog run is declared a GPU job (--device cuda) but torch sees no CUDA device here; "
-                           "run it on a GPU machine, or pass --device cpu to train it on the CPU anyway")
-    return device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class BlogTrainer:
