@@ -518,3 +518,20 @@ def test_a_nan_loss_at_an_evaluation_leaves_best_checkpoint_with_the_kept_rows(m
         train(make_cfg(batch_size=32), dataset_dirs["arithmetic"], tmp_path)
     assert [r["iter"] for r in rows_of(tmp_path)] == ["0", "10"]
     assert load_checkpoint(tmp_path / "best.pt")["iter"] == 10
+
+
+def test_a_run_resumed_on_another_machine_says_so_and_lists_both(dataset_dirs, tmp_path, tiny_run):
+    """resume.pt and provenance.json list where the run ran and from which iteration; a resume on another processor
+    (here: a resume file that says so) logs that the run rounds differently from there on, and adds the machine."""
+    cfg, full = tiny_run
+    assert [m["from_iter"] for m in json.loads((full / "provenance.json").read_text())["machines"]] == [0]
+    Trainer(cfg, dataset_dirs["arithmetic"], tmp_path, **QUIET).run(stop_after=25)  # resume.pt at 20
+    ckpt = torch.load(tmp_path / "resume.pt", weights_only=True)
+    ckpt["machines"] = [{**ckpt["machines"][0], "cpu": "Some Other CPU"}]
+    torch.save(ckpt, tmp_path / "resume.pt")
+    said = []
+    Trainer(cfg, dataset_dirs["arithmetic"], tmp_path, device="cpu", log=said.append).run()
+    assert any("resumed at iteration 20" in line and "after Some Other CPU" in line for line in said)
+    machines = json.loads((tmp_path / "provenance.json").read_text())["machines"]
+    assert [(m["cpu"] == "Some Other CPU", m["from_iter"]) for m in machines] == [(True, 0), (False, 20)]
+    assert (tmp_path / "metrics.csv").read_bytes() == (full / "metrics.csv").read_bytes()  # the same processor, really

@@ -173,6 +173,7 @@ class Trainer:
         self.dataset_sha256 = dataset_digest(data_dir, self.prompts)
         self.tag = f"{cfg.task}/{cfg.model}/{cfg.regime}/seed{cfg.seed}"
         self.commit = git_commit()  # the code that runs is the code at the start; HEAD may move while it trains
+        self.machines: list[dict] = []  # where the run ran, each from an iteration on (a resume may move it)
 
         seed_everything(cfg.seed)
         self.model = build_model(cfg, len(self.vocab.chars)).to(self.device)
@@ -247,7 +248,7 @@ class Trainer:
                                score=self.best_score)
         ckpt.update(optimizer=self.optimizer.state_dict(), rng=self._rng_state(), rows=self.rows, best=self.best_ckpt,
                     timings=self.timings, wall=wall, loss_sum=[float(self.loss_sum[0]), self.loss_sum[1]],
-                    device_type=self.device_type, dataset_sha256=self.dataset_sha256)
+                    device_type=self.device_type, dataset_sha256=self.dataset_sha256, machines=self.machines)
         atomic_torch_save(ckpt, path or self.out / "resume.pt")
 
     @property
@@ -255,6 +256,30 @@ class Trainer:
         return "cuda" if self.device.startswith("cuda") else "cpu"
 
     def try_resume(self) -> bool:
+        """Continue from resume.pt when there is one (see _restore), and note the machine this process runs on."""
+        resumed = self._restore()
+        self._note_machine()
+        return resumed
+
+    def _machine(self) -> dict:
+        device = torch.cuda.get_device_name(self.device) if self.device.startswith("cuda") else f"cpu ({platform.machine()})"
+        return {"device": device, "cpu": cpu_name(), "threads": torch.get_num_threads()}
+
+    def _note_machine(self) -> None:
+        """A run resumed on another processor or thread count rounds differently from there on (README,
+        "Determinism"): say so, and list each machine in resume.pt and provenance.json with the iteration it
+        took over at (a resume file from before this record starts the list at its iteration)."""
+        here = self._machine()
+        last = self.machines[-1] if self.machines else None
+        if last is not None and {k: last.get(k) for k in here} == here:
+            return
+        if last is not None:
+            self.log(f"[{self.tag}] resumed at iteration {self.iter} on {here['cpu']} ({here['threads']} threads) after "
+                     f"{last.get('cpu')} ({last.get('threads')} threads): from here on it rounds differently from "
+                     "a run that never moved")
+        self.machines.append({**here, "from_iter": self.iter})
+
+    def _restore(self) -> bool:
         """Continue from resume.pt when there is one; rewrites metrics.csv, timing.csv and best.pt from it (a finished
         run's too: its resume.pt is past max_iters, so the loop that writes them does not run again)."""
         path = self.out / "resume.pt"
@@ -294,6 +319,7 @@ class Trainer:
             self.rows, self.timings, self.wall_before = list(ckpt["rows"]), list(ckpt["timings"]), ckpt["wall"]
             self.loss_sum = list(ckpt["loss_sum"])
             self.best_ckpt = ckpt["best"]
+            self.machines = list(ckpt.get("machines", []))  # absent from resume files written before the record
             # Snakemake deletes a job's outputs before re-running it: every one comes back from resume.pt, as the
             # uninterrupted run wrote it (rows evaluated after the checkpoint are evaluated again, to the same bytes)
             if self.rows:
@@ -428,6 +454,7 @@ class Trainer:
             "wall_seconds": round(wall, 1),
             "parameters": self.model.num_params(),
             "dataset_sha256": self.dataset_sha256,
+            "machines": self.machines,
             "best_iter": best["iter"],
             "best_score": best["score"],
             **extra,
