@@ -24,6 +24,7 @@ from ..evaluate import sample_prompts, tally
 from .. import experiments as X
 from ..experiments import EVAL_VARIANT_KEYS, experiments_section, mean_interval, nmodel_parameters
 from ..fsutil import atomic_write_csv
+from ..provenance import read_provenance
 from . import figures, runs
 from .ood import load_best, sample_as_trained
 
@@ -704,11 +705,6 @@ def _plural(n: int, word: str = "run") -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def _provenance(path: Path) -> dict | None:
-    prov = path / "provenance.json"
-    return json.loads(prov.read_text()) if prov.exists() else None
-
-
 def experiment_run_dirs(config: dict, results_dir, name: str) -> dict[str, dict]:
     """run_dir -> {seconds, paper} of the finished training runs (those with provenance.json) experiment `name`
     reads: their single-thread wall-clock seconds (run_wall_seconds) and whether the paper's own run is one."""
@@ -716,7 +712,7 @@ def experiment_run_dirs(config: dict, results_dir, name: str) -> dict[str, dict]
     out = {}
     for run in X.experiment_runs(config, name):
         path = runs.run_path(results_dir, run["regime"], run["task"], run["model"], run["seed"])
-        prov = _provenance(path)
+        prov = read_provenance(path)
         if prov is not None:
             out[str(path)] = {"seconds": run_wall_seconds(prov), "paper": _run_key(run) in paper}
     return out
@@ -764,7 +760,7 @@ def ood_missing_runs(config: dict, results_dir, ood: pd.DataFrame) -> list[str]:
                 (run["regime"], run["model"], run["seed"]) in have:
             continue
         path = runs.run_path(results_dir, run["regime"], run["task"], run["model"], run["seed"])
-        prov = _provenance(path) or {}
+        prov = read_provenance(path) or {}
         device = str(prov.get("device", "cpu"))
         if not (path / "metrics.csv").exists():
             why = "not run"
