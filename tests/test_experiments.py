@@ -129,7 +129,7 @@ def test_a_snapshot_runs_table_shows_a_run_still_training_as_absent(tmp_path, mo
     drawn = []  # the long-training figure of the snapshot draws the finished run only
     monkeypatch.setattr(A.figures, "save", lambda fig, out: drawn.extend(
         l.get_label() for l in fig.axes[0].get_lines() if not l.get_label().startswith("_")))
-    A.long_training_figure(snapshot.reset_index(), results, tmp_path / "long.png")
+    A.long_training_figure(snapshot.reset_index(), results, tmp_path / "long.png", paper_iters=30_000)
     assert drawn == ["long seed 1338"]
 
 
@@ -149,7 +149,7 @@ def test_long_training_figure_marks_where_the_paper_stops(tmp_path, monkeypatch)
     assert labels == ["long seed 1337", "the paper's training length (300 iterations)"]
     figs[0].canvas.draw()
     assert not ax.get_legend().get_window_extent().overlaps(ax.get_window_extent())
-    A.long_training_figure(table.iloc[:0], results, tmp_path / "none.png")  # default: the paper's 30,000
+    A.long_training_figure(table.iloc[:0], results, tmp_path / "none.png", paper_iters=30_000)
     ax = figs[1].axes[0]
     assert [list(l.get_xdata()) for l in ax.get_lines()] == [[30_000, 30_000]]
     assert ax.get_legend() is None and "no run yet" in [t.get_text() for t in ax.texts]

@@ -18,11 +18,16 @@ def blog_stop_settings():
     return [first]
 
 
+def configured_blog_runs():
+    """The runs the config asks for, "<model>_stop-<on|off>"."""
+    return [f"{config['blog']['model']}_stop-{stop}" for stop in blog_stop_settings()]
+
+
 def blog_runs():
-    """The runs trained, "<model>_stop-<on|off>"; with finished_runs_only (profiles/snapshot), as the paper's runs
-    there, only those that exist (run.json, which the trainer writes last): a snapshot trains nothing, and its
-    summary and report leave the others out."""
-    runs = [f"{config['blog']['model']}_stop-{stop}" for stop in blog_stop_settings()]
+    """The runs trained; with finished_runs_only (profiles/snapshot), as the paper's runs there, only those that
+    exist (run.json, which the trainer writes last): a snapshot trains nothing, and its summary and report leave
+    the others out."""
+    runs = configured_blog_runs()
     if config.get("finished_runs_only"):
         runs = [run for run in runs if Path(BLOG, "runs", run, "run.json").exists()]
     return runs
@@ -30,8 +35,8 @@ def blog_runs():
 
 def blog_absent_runs():
     """The configured runs a snapshot leaves out for want of run.json (none outside a snapshot)."""
-    wanted = [f"{config['blog']['model']}_stop-{stop}" for stop in blog_stop_settings()]
-    return [run for run in wanted if run not in blog_runs()]
+    trained = blog_runs()
+    return [run for run in configured_blog_runs() if run not in trained]
 
 
 def blog_run_settings(wildcards) -> dict:

@@ -219,10 +219,7 @@ def write_runs_table(run_list, results_dir, out, paper_runs=None, run_dirs=None,
     return df
 
 
-PAPER_MAX_ITERS = 30_000  # config.yaml's training.max_iters (Table 1): where the paper's runs stop
-
-
-def long_training_figure(df: pd.DataFrame, results_dir, out_png, paper_iters: int = PAPER_MAX_ITERS) -> None:
+def long_training_figure(df: pd.DataFrame, results_dir, out_png, paper_iters: int) -> None:
     """Held-out (5,7) correct against iterations (log axis), one panel per model, one line per variant, and a
     dashed line where the paper's training stops (paper_iters: training.max_iters)."""
     plt = figures.plt  # matplotlib with the headless backend, as every figure

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .. import experiments as X
 from ..fsutil import atomic_write_text
+from ..provenance import read_provenance
 from . import paper, runs
 from .figures import embed_png
 from .experiments import report_view as experiments_view
@@ -43,11 +44,6 @@ def trained_on_gpu(provenance: dict) -> str:
     if device.startswith("cpu"):
         return ""
     return f"trained on {device}" + (f", {provenance['precision']}" if provenance.get("precision") else "")
-
-
-def _provenance(run_dir) -> dict:
-    path = Path(str(run_dir)) / "provenance.json"
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def seed_intervals(seeds_csv: str | Path | None) -> dict:
@@ -94,7 +90,7 @@ def results_table_view(df: pd.DataFrame, over_seeds: dict | None = None) -> dict
             "status": r["status"], "note": "" if _missing(r["note"]) else r["note"], "cells": cells,
             "best_iter": "" if _missing(r["best_iter"]) else int(r["best_iter"]),
             "grid": "" if _missing(r["grid"]) else f"{int(r['grid'])} per operator",
-            "run_dir": r["run_dir"], "trained_on": trained_on_gpu(_provenance(r["run_dir"])),
+            "run_dir": r["run_dir"], "trained_on": trained_on_gpu(read_provenance(r["run_dir"]) or {}),
         })
     return {"headers": [METRIC_HEADERS[m] for m in metrics], "rows": rows, "arithmetic": task != "capitals"}
 
