@@ -593,8 +593,8 @@ def test_the_cpu_profile_plans_the_experiments_the_readme_lists(tmp_path):
                           ("config.yaml", "profiles/cpu/overrides.yaml", "profiles/cpu/experiments.yaml"))
     # 18 paper runs + seeds 1338-1341 of arithmetic, capitals and joint x n14/n28/n56 x both regimes (the sweep's
     # main seeds 1338-1339 of these widths among them); 9 new widths x 2 tasks x 3 seeds; 4 training-sensitivity
-    # runs + n28 trained 10x longer without and with weight decay: 132 beyond the paper's
-    assert (jobs["train_model"], jobs["train_sweep"], jobs["train_experiment"]) == (18 + 3 * 3 * 8, 54, 4 + 2)
+    # runs + n28 and n56 trained 10x longer without and with weight decay: 134 beyond the paper's
+    assert (jobs["train_model"], jobs["train_sweep"], jobs["train_experiment"]) == (18 + 3 * 3 * 8, 54, 4 + 4)
 
 
 def test_sweep_and_long_training_stacks_are_stackable(config):
