@@ -15,6 +15,10 @@ With --stacks, R runs (seeds 1337..) train as one stack (toobig.multirun, one pr
 give the time per run: the stack's step divided by R, plus each run's own evaluations and loss estimates.
 With --profile, torch.profiler splits our last variant's step into compiled kernels, matmuls, optimizer and
 the rest (self CPU time per step), which shows what a faster step would have to shrink.
+Last, the floor: the matmuls one eager step dispatches, replayed bare on tensors of the same shapes and strides
+(nothing else), beside the time per step that a full run within --target-min minutes leaves once our
+evaluations, loss estimates and start-up are counted. When the first exceeds the second, no change outside
+torch's matmul kernels reaches the target.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from toobig.config import load_config, resolve_run
 from toobig.data import write_dataset
@@ -136,6 +141,36 @@ def print_step_profile(name: str, step, iters: int) -> None:
     print(f"  {'total':40s} {total:7.2f}")
 
 
+MATMULS = (torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default)
+
+
+class RecordMatmuls(TorchDispatchMode):
+    """Notes each matmul dispatched inside it (forward and backward), with its operands' shapes and strides."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in MATMULS:
+            self.calls.append((func, [(a.shape, a.stride()) if isinstance(a, torch.Tensor) else a for a in args]))
+        return func(*args, **(kwargs or {}))
+
+
+def matmul_floor(step, device: str, iters: int) -> tuple[int, float]:
+    """(number of matmuls in one step, seconds to run just those) -- the step's matmuls replayed bare."""
+    with RecordMatmuls() as record:
+        step()
+    calls = [(func, [torch.empty_strided(*a, device=device).normal_() if isinstance(a, tuple) else a for a in args])
+             for func, args in record.calls]
+
+    def replay():
+        for func, args in calls:
+            func(*args)
+
+    return len(calls), timed(lambda: [replay() for _ in range(iters)], 3) / iters
+
+
 def set_inductor_option(option: str) -> None:
     import torch._inductor.config as inductor_config
 
@@ -166,6 +201,8 @@ def main(argv=None) -> None:
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     ap.add_argument("--stacks", default="", help="comma-separated stack sizes R to time (e.g. 2,4,8)")
     ap.add_argument("--profile", action="store_true", help="also split our step's time by kind of work")
+    ap.add_argument("--target-min", type=float, default=2.0,
+                    help="full-run minutes the floor line compares with (issue 3's target: 2)")
     ap.add_argument("--inductor", action="append", default=[], metavar="KEY=VALUE",
                     help="set a torch._inductor.config option before compiling, e.g. cpp_wrapper=True or "
                          "max_autotune=True (repeatable)")
@@ -205,6 +242,7 @@ def main(argv=None) -> None:
         rows.append((name, step_s, eval_s, loss_s, warm))
         profiled = (name, step)
         if name == "ours (eager)":
+            floor = matmul_floor(step, args.device, args.iters)
             ref = ReferenceLoop(tr)
             ref_step = timed(lambda: [ref.step() for _ in range(args.iters)], 3) / args.iters
             ref_eval = timed(ref.evaluate, 1)
@@ -236,6 +274,11 @@ def main(argv=None) -> None:
         total = steps * step_s + evals * eval_s + losses * loss_s + warm
         ref_total = ref_total or total
         print(f"{name:26s} {step_s * 1e3:8.2f} {eval_s:7.3f} {loss_s:10.3f} {warm:10.1f} {total / 60:12.1f} {ref_total / total:7.1f}x")
+    name, _, eval_s, loss_s, warm = single
+    budget = (args.target_min * 60 - evals * eval_s - losses * loss_s - warm) / steps
+    print(f"floor: the {floor[0]} matmuls of one eager step, replayed bare: {floor[1] * 1e3:.2f} ms/step; a full run "
+          f"within {args.target_min:g} min leaves {budget * 1e3:.2f} ms/step after {name}'s evaluations, loss "
+          f"estimates and start-up")
 
 
 if __name__ == "__main__":

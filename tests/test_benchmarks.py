@@ -70,6 +70,15 @@ def test_cpu_benchmark_prints_the_reference_ours_and_a_stack_per_run():
     assert float(parts["matmuls (mm, addmm, bmm)"]) > 0 and float(parts["optimizer and clipping"]) > 0
     total = sum(float(v) for k, v in parts.items() if k != "total")
     assert abs(total - float(parts["total"])) <= 0.02  # the parts add up (each printed to 0.01 ms)
+    floor = re.search(r"^floor: the (\d+) matmuls of one eager step, replayed bare: (" + NUMBER + r") ms/step; a full "
+                      r"run within 2 min leaves (" + NUMBER + r") ms/step after ours \(eager\)'s", out.stdout, re.M)
+    assert floor, out.stdout
+    # n14 arithmetic, one layer: 5 linear layers forward (q/k/v, attention out, MLP in, MLP out, tied head) and
+    # 2 attention bmm; backward 2 mm per linear layer and 2 bmm per forward bmm
+    assert int(floor[1]) == 5 + 2 + 2 * 5 + 2 * 2 and float(floor[2]) > 0
+    _, eval_s, loss_s, warm = (float(c) for c in rows["ours (eager)"][:4])
+    budget_ms = (120 - 121 * eval_s - 61 * loss_s - warm) / 30_001 * 1e3
+    assert abs(float(floor[3]) - budget_ms) <= 0.01  # printed cells are rounded: 0.005 ms at most
 
 
 def test_cpu_benchmark_names_an_unknown_inductor_option():
