@@ -266,16 +266,20 @@ def main(argv=None) -> None:
     if args.profile:
         print_step_profile(*profiled, args.iters)
     steps, evals, losses = base.max_iters + 1, base.max_iters // base.eval_interval + 1, base.max_iters // base.loss_interval + 1
+
+    def run_seconds(step_s, eval_s, loss_s, warm):  # a full-protocol run, projected from the timed pieces
+        return steps * step_s + evals * eval_s + losses * loss_s + warm
+
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu, {args.threads} thread(s)"
     print(f"{args.task} {args.model} on {device}, torch {torch.__version__}")
     print(f"{'variant':26s} {'ms/iter':>8s} {'s/eval':>7s} {'s/loss-est':>10s} {'start-up s':>10s} {'full run min':>12s} {'speed-up':>8s}")
     ref_total = None
     for name, step_s, eval_s, loss_s, warm in rows:
-        total = steps * step_s + evals * eval_s + losses * loss_s + warm
+        total = run_seconds(step_s, eval_s, loss_s, warm)
         ref_total = ref_total or total
         print(f"{name:26s} {step_s * 1e3:8.2f} {eval_s:7.3f} {loss_s:10.3f} {warm:10.1f} {total / 60:12.1f} {ref_total / total:7.1f}x")
     name, _, eval_s, loss_s, warm = single
-    budget = (args.target_min * 60 - evals * eval_s - losses * loss_s - warm) / steps
+    budget = (args.target_min * 60 - run_seconds(0.0, eval_s, loss_s, warm)) / steps
     print(f"floor: the {floor[0]} matmuls of one eager step, replayed bare: {floor[1] * 1e3:.2f} ms/step; a full run "
           f"within {args.target_min:g} min leaves {budget * 1e3:.2f} ms/step after {name}'s evaluations, loss "
           f"estimates and start-up")
